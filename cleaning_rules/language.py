@@ -1,0 +1,57 @@
+"""English detection exactly as C4: langdetect 1.0.9, seed 0, top language 'en' with p >= 0.99.
+
+langdetect is deterministic only with ``DetectorFactory.seed`` set; each detection then
+reseeds its own generator from it, so the result is a pure function of the text. The
+module is not thread-safe (shared factory), hence the lock, as in TFDS.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Optional
+
+from .counters import ENGLISH, chars_key, key
+from .page import Page
+
+MIN_PROBABILITY = 0.99
+_lock = threading.Lock()
+
+
+def langdetect_top(text: str) -> tuple[Optional[str], float, str]:
+    """(language, probability, verdict); verdict is a TFDS english-filter counter suffix."""
+    import langdetect
+    from langdetect.lang_detect_exception import LangDetectException
+
+    with _lock:
+        langdetect.DetectorFactory.seed = 0
+        try:
+            predictions = langdetect.detect_langs(text)
+        except LangDetectException:
+            return None, 0.0, "filtered:langdetect_exception"
+    if not predictions:
+        return None, 0.0, "filtered:no_predictions"
+    best = predictions[0]
+    return best.lang, best.prob, "ok"
+
+
+def english_verdict(lang: Optional[str], prob: float, min_probability: float = MIN_PROBABILITY) -> str:
+    if prob < min_probability:
+        return "filtered:low_confidence"
+    if lang != "en":
+        return "filtered:ignored_language"
+    return "passed"
+
+
+def detect_english(page: Page, counters: Counter, min_probability: float = MIN_PROBABILITY) -> Optional[Page]:
+    """The page with language='en', or None (counted under ``english-filter``)."""
+    lang, prob, verdict = langdetect_top(page.text)
+    if verdict == "ok":
+        verdict = english_verdict(lang, prob, min_probability)
+    counters[key(ENGLISH, verdict)] += 1
+    if verdict == "filtered:ignored_language":
+        counters[key(ENGLISH, f"filtered:ignored_language-{lang}")] += 1
+    if verdict != "passed":
+        counters[chars_key(ENGLISH, verdict)] += len(page.text)
+        return None
+    return page.replace(language="en")

