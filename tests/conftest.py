@@ -1,0 +1,29 @@
+"""Shared fixtures: where ../shared is, and a realweb build reused by several tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
+REALWEB_EXPECTED = SHARED / "data" / "realweb" / "realweb-dev.c4-tfds-3.1.0.jsonl"
+REALWEB_COUNTERS = SHARED / "data" / "realweb" / "realweb-dev.c4-tfds-3.1.0.counters.json"
+BADWORDS_DIR = SHARED / "assets" / "ldnoobw"
+
+
+def require_shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent (a user's machine): the real-data tests need its WET file and word lists")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return require_shared()
