@@ -214,6 +214,15 @@ class FilterBadwords(_CountingDoFn):
             yield page
 
 
+class AssignSplit(_CountingDoFn):
+    """(split, page) by md5(normalized URL) % 1000; counts ``<split>/examples`` as c4.py does."""
+
+    def process(self, page: Page):
+        split = urls.split_of(page.normalized_url)
+        self.counts[key(split, "examples")] += 1
+        yield split, page
+
+
 def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords: Optional[frozenset[str]]):
     """The whole C4 graph for one profile; returns a PCollection of (split, page)."""
     pages = (
@@ -231,4 +240,4 @@ def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords: Optiona
     pages = pages | "DetectEnglish" >> beam.ParDo(DetectEnglish(profile.langdetect_min_probability))
     if profile.badwords == "page":
         pages = pages | "FilterBadwords" >> beam.ParDo(FilterBadwords(badwords, profile.badwords_filter_fraction))
-    return pages | "AssignSplit" >> beam.Map(lambda p: (urls.split_of(p.normalized_url), p))
+    return pages | "AssignSplit" >> beam.ParDo(AssignSplit())

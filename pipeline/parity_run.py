@@ -1,0 +1,102 @@
+"""``c4forge parity``: the TFDS reference graph and c4forge on the same WET input, diffed.
+
+Both run on the same local Beam runner (FnApiRunner unless Beam options say otherwise).
+Documents are compared by URL on url/text/timestamp/split/content fields; counters by
+TFDS name. Counter differences that come from how Beam invokes TFDS's URL-dedup callable
+(not from the data) are listed separately with their reason, never hidden.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import tempfile
+from typing import Sequence
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from c4forge.cleaning_rules.badwords import load_badwords
+from c4forge.cleaning_rules.counters import CHARS
+
+from . import parity, reference
+from .build import BuildConfig, expand_inputs, metric_counters, with_default_runner
+from .graph import build_c4
+
+DOCUMENT_FIELDS = ("url", "text", "timestamp", "split", "content-type", "content-length")
+
+
+def _document(split_page) -> str:
+    split, page = split_page
+    return json.dumps({"split": split, **page.to_example()}, ensure_ascii=False)
+
+
+def run_c4forge_documents(wet_paths: Sequence[str], config: BuildConfig, beam_args: Sequence[str] = ()):
+    """(documents, counters) of the c4forge graph, without writing a dataset."""
+    profile = config.resolved_profile()
+    badwords = load_badwords("en", config.badwords_dir) if profile.badwords else None
+    with tempfile.TemporaryDirectory(prefix="c4forge-parity-") as tmp:
+        pipeline = beam.Pipeline(options=PipelineOptions(with_default_runner(beam_args)))
+        (build_c4(pipeline, list(wet_paths), profile, badwords)
+         | "AsJson" >> beam.Map(_document)
+         | "WriteDocuments" >> beam.io.WriteToText(os.path.join(tmp, "docs"), file_name_suffix=".jsonl"))
+        result = pipeline.run()
+        result.wait_until_finish()
+        docs = [json.loads(line) for path in sorted(glob.glob(os.path.join(tmp, "docs*")))
+                for line in open(path, encoding="utf-8")]
+    counters = {k: v for k, v in metric_counters(result).items()
+                if not k.startswith(CHARS + "/") and not k.startswith("split-wet-file/skipped-file")}
+    return sorted(docs, key=lambda d: (d["split"], d["url"])), counters
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_parity(args, beam_args: Sequence[str]) -> "ParityOutcome":
+    config = BuildConfig(inputs=tuple(args.input), output="", profile=args.profile, noclean=args.noclean,
+                         noblocklist=args.noblocklist, wet_quirks=args.wet_quirks, badwords_dir=args.badwords_dir)
+    profile = config.resolved_profile()
+    if profile.name != "c4-en-3.1.0":
+        raise ValueError("parity compares with TFDS c4/en 3.1.0: use the default profile without switches")
+    if not args.badwords_dir:
+        raise ValueError("parity needs --badwords-dir (the reference reads the list from disk)")
+    wet_paths = expand_inputs(config.inputs)
+    ref = reference.run_reference(wet_paths, args.badwords_dir, beam_args)
+    docs, counters = run_c4forge_documents(wet_paths, config, beam_args)
+    comparisons = [("TFDS reference graph vs c4forge", parity.compare(
+        ref.documents, docs, ref.counters, counters,
+        known_differences=reference.KNOWN_COUNTER_DIFFERENCES, fields=DOCUMENT_FIELDS))]
+    if args.expected:
+        expected = _read_jsonl(args.expected)
+        expected_counters = json.load(open(args.expected_counters)) if args.expected_counters else None
+        fields = sorted(expected[0]) if expected else None
+        for name, candidate_docs, candidate_counters in (
+            ("expected vs TFDS reference graph", ref.documents, ref.counters),
+            ("expected vs c4forge", docs, counters),
+        ):
+            comparisons.append((name, parity.compare(
+                expected, candidate_docs, expected_counters,
+                {k: v for k, v in candidate_counters.items() if expected_counters is None or k in expected_counters},
+                known_differences=reference.KNOWN_COUNTER_DIFFERENCES, fields=fields)))
+    return ParityOutcome(comparisons, len(ref.documents), len(docs))
+
+
+class ParityOutcome:
+    def __init__(self, comparisons, n_reference: int, n_c4forge: int):
+        self.comparisons = comparisons
+        self.n_reference = n_reference
+        self.n_c4forge = n_c4forge
+
+    @property
+    def identical(self) -> bool:
+        return all(report.identical for _, report in self.comparisons)
+
+    def format_text(self, max_examples: int = 5) -> str:
+        parts = [f"documents: TFDS reference {self.n_reference}, c4forge {self.n_c4forge}"]
+        for name, report in self.comparisons:
+            parts.append(f"\n== {name}: {'IDENTICAL' if report.identical else 'DIFFERENT'}")
+            parts.append(report.format_text(max_examples=max_examples))
+        return "\n".join(parts)
