@@ -11,12 +11,11 @@ those counts into Beam metrics under the TFDS counter names.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections import Counter
 from typing import Iterable, Optional
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from c4forge.cleaning_rules import badwords as badwords_rules
@@ -25,9 +24,7 @@ from c4forge.cleaning_rules.counters import DUPLICATE_URL, chars_key, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import Profile
 
-from . import sources
-
-logger = logging.getLogger(__name__)
+from . import progress, sources
 
 
 class _CountingDoFn(beam.DoFn):
@@ -46,22 +43,24 @@ class _CountingDoFn(beam.DoFn):
 class ReadWetFile(_CountingDoFn):
     """One WET file path → its pages (TFDS split_wet_file + is_valid_length)."""
 
-    def __init__(self, profile: Profile, progress_every_s: float = 10.0):
+    def __init__(self, profile: Profile, progress_every_s: float | None = None):
         self._profile = profile
         self._progress_every_s = progress_every_s
 
     def process(self, path: str) -> Iterable[Page]:
-        started = last_log = time.monotonic()
-        n_pages = 0
-        for page in sources.read_wet_pages(path, self._profile, self.counts):
-            n_pages += 1
-            now = time.monotonic()
-            if now - last_log >= self._progress_every_s:
-                last_log = now
-                logger.info("reading %s: %d pages in %.0f s (%.0f pages/s)",
-                            path, n_pages, now - started, n_pages / max(now - started, 1e-9))
+        sizes = [m.size_in_bytes for r in FileSystems.match([path]) for m in r.metadata_list]
+        # With WET quirks the file is read twice: the strict UTF-8 check, then the records.
+        tracker = progress.FileProgress(path, sizes[0] if sizes else 0,
+                                        passes=2 if self._profile.wet_quirks else 1,
+                                        every_s=self._progress_every_s)
+
+        def open_counted(p):
+            return progress.CountingReader(sources._open_default(p), tracker.add_bytes)
+
+        for page in sources.read_wet_pages(path, self._profile, self.counts, open_file=open_counted):
+            tracker.add_page()
             yield page
-        logger.info("read %s: %d pages in %.1f s", path, n_pages, time.monotonic() - started)
+        tracker.finish()
 
 
 class _SelectPage(beam.CombineFn):
@@ -217,7 +216,11 @@ class FilterBadwords(_CountingDoFn):
 class AssignSplit(_CountingDoFn):
     """(split, page) by md5(normalized URL) % 1000; counts ``<split>/examples`` as c4.py does."""
 
+    def setup(self):
+        self._kept = progress.KeptProgress()
+
     def process(self, page: Page):
+        self._kept.add()
         split = urls.split_of(page.normalized_url)
         self.counts[key(split, "examples")] += 1
         yield split, page

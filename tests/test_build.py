@@ -137,3 +137,13 @@ def test_t5_profile_2_2_0_checks_bad_words_per_line(tmp_path):
     assert "badwords-filter/filtered" not in counters
     assert "dedupe-lines/line-filtered:local_duplicate" not in counters
     assert (out / "c4" / "en" / "2.2.0" / "dataset_info.json").is_file()
+
+
+def test_progress_is_logged_with_pages_and_eta(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("C4FORGE_PROGRESS_SECONDS", "0")
+    caplog.set_level("INFO", logger="c4forge.progress")
+    assert build(tmp_path / "build") == 0
+    reading = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reading ")]
+    assert reading and all("pages" in m and "ETA" in m for m in reading)
+    assert any(m.startswith(f"read {REALWEB_WET}: 974 pages") for m in caplog.messages)
+    assert any(m.startswith("kept ") for m in caplog.messages)
