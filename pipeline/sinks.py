@@ -62,6 +62,8 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from c4forge.tokenizer_training import corpus
+
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation")
@@ -148,11 +150,7 @@ def jsonl_line(page: Any, ensure_ascii: bool = False) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def _masked_crc32c(data: bytes) -> int:
-    import google_crc32c
-
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+_masked_crc32c = corpus.masked_crc32c
 
 
 def frame_tfrecord(data: bytes) -> bytes:
@@ -697,7 +695,8 @@ class WriteJsonlSplits(beam.PTransform):
 
 
 # ---------------------------------------------------------------------------------------
-# Reading back without TensorFlow
+# Reading back without TensorFlow or Beam: c4forge.tokenizer_training.corpus (the vocabulary
+# and pretraining stages read the corpus too); here on any Beam filesystem.
 # ---------------------------------------------------------------------------------------
 
 
@@ -705,84 +704,20 @@ def _open_raw(path: str) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def _read_exactly(handle: BinaryIO, size: int, path: str, what: str) -> bytes:
-    data = handle.read(size)
-    if len(data) != size:
-        raise ValueError(f"{path}: truncated TFRecord ({what}: wanted {size} bytes, got {len(data)})")
-    return data
-
-
 def iter_tfrecords(path: str, verify_crc: bool = True) -> Iterator[bytes]:
-    """The records of a TFRecord file (uncompressed), checking both CRCs."""
-    with _open_raw(path) as handle:
-        while True:
-            header = handle.read(12)
-            if not header:
-                return
-            if len(header) != 12:
-                raise ValueError(f"{path}: truncated TFRecord header")
-            length_bytes, length_crc = header[:8], struct.unpack("<I", header[8:])[0]
-            if verify_crc and _masked_crc32c(length_bytes) != length_crc:
-                raise ValueError(f"{path}: corrupt TFRecord length (crc mismatch)")
-            (length,) = struct.unpack("<Q", length_bytes)
-            data = _read_exactly(handle, length, path, "data")
-            (data_crc,) = struct.unpack("<I", _read_exactly(handle, 4, path, "data crc"))
-            if verify_crc and _masked_crc32c(data) != data_crc:
-                raise ValueError(f"{path}: corrupt TFRecord data (crc mismatch)")
-            yield data
-
-
-def _feature_value(feature):
-    kind = feature.WhichOneof("kind")
-    if kind == "bytes_list":
-        values = [v.decode("utf-8") for v in feature.bytes_list.value]
-    elif kind == "int64_list":
-        values = list(feature.int64_list.value)
-    elif kind == "float_list":
-        values = list(feature.float_list.value)
-    else:
-        values = []
-    return values[0] if len(values) == 1 else values
-
-
-def parse_example(data: bytes) -> dict:
-    """A serialized tf.train.Example as {feature: value}: one-value lists unwrapped, bytes
-    decoded as UTF-8 (so a c4 example gives five strings)."""
-    from tensorflow_datasets.proto import tf_example_pb2
-
-    example = tf_example_pb2.Example.FromString(data)
-    return {name: _feature_value(feature) for name, feature in sorted(example.features.feature.items())}
+    return corpus.iter_tfrecords(path, verify_crc, opener=_open_raw)
 
 
 def iter_tfrecord_examples(path: str) -> Iterator[dict]:
-    """The examples of one TFRecord shard, as dicts of str, without TensorFlow."""
-    for record in iter_tfrecords(path):
-        yield parse_example(record)
+    return corpus.iter_tfrecord_examples(path, opener=_open_raw)
 
 
 def iter_jsonl(path: str) -> Iterator[dict]:
-    """The objects of a JSON-lines file, gunzipped when the name ends in .gz."""
-    with _open_raw(path) as raw:
-        stream = gzip.GzipFile(fileobj=raw, mode="rb") if path.endswith(".gz") else raw
-        for line in io.TextIOWrapper(stream, encoding="utf-8", newline="\n"):
-            if line.strip():
-                yield json.loads(line)
+    return corpus.iter_jsonl(path, opener=_open_raw)
 
 
 def tfds_split_files(dataset_dir: str, split: str) -> list[str]:
-    """The shard paths of a split, in order, from dataset_info.json ([] if the split has no
-    data and so is not listed)."""
-    with _open_raw(FileSystems.join(dataset_dir, "dataset_info.json")) as handle:
-        info = json.loads(handle.read().decode("utf-8"))
-    file_format = info.get("fileFormat", "tfrecord")
-    for split_info in info.get("splits", []):
-        if split_info["name"] == split:
-            template = split_info.get("filepathTemplate", TFDS_FILENAME_TEMPLATE)
-            if template != TFDS_FILENAME_TEMPLATE:
-                raise NotImplementedError(f"{dataset_dir}: unsupported filepathTemplate {template!r}")
-            count = len(split_info.get("shardLengths", []))
-            return [
-                FileSystems.join(dataset_dir, f"{info['name']}-{split}.{file_format}-{i:05d}-of-{count:05d}")
-                for i in range(count)
-            ]
-    return []
+    return corpus.tfds_split_files(dataset_dir, split, opener=_open_raw, join=FileSystems.join)
+
+
+parse_example = corpus.parse_example
