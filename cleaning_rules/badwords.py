@@ -14,7 +14,7 @@ import re
 import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 from .counters import BADWORDS, chars_key, key
 from .page import Page

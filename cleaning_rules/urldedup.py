@@ -3,8 +3,8 @@
 TFDS 3.1.0 keeps the page with the greatest WARC-Date string (ISO 8601, so string
 order is time order) and, on equal dates, whichever Beam delivered first. We break ties
 by a hash instead of arrival order: the larger md5(text) (the c4 3.0.x rule), then the
-larger raw URL. ``max_text_hash`` (for 2.2.0, whose pick was arbitrary) uses the same
-order without the date.
+larger raw URL. ``max_text_hash`` (for 2.2.0, whose pick was arbitrary) orders by
+md5(text), then URL, then date.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def newest_key(page: Page):
 
 
 def max_text_hash_key(page: Page):
-    return (_text_hash(page), page.url)
+    return (_text_hash(page), page.url, page.timestamp)
 
 
 SELECTION_KEYS = {"newest": newest_key, "max_text_hash": max_text_hash_key}

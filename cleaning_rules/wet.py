@@ -35,13 +35,13 @@ def split_universal_lines(text: str) -> list[str]:
     return _UNIVERSAL_NEWLINE.split(text)
 
 
-def page_validity(page: Page, require_timestamp: bool = True) -> str:
+def page_validity(url: str, has_text: bool, timestamp: str, require_timestamp: bool = True) -> str:
     """The ``split-wet-file`` counter for a finished page: 'passed' or why it is dropped."""
-    if not page.url:
+    if not url:
         return "filtered:no_url"
-    if not page.text:
+    if not has_text:
         return "filtered:no_content"
-    if require_timestamp and not page.timestamp:
+    if require_timestamp and not timestamp:
         return "filtered:no_timestamp"
     return "passed"
 
@@ -141,8 +141,8 @@ class WetPageAssembler:
             draft.add_text_line(line, self._max_length)
 
     def _emit_if_valid(self, draft: _PageDraft) -> Iterator[Page]:
-        page = draft.to_page()
-        verdict = page_validity(page, self._require_timestamp)
+        # Judged on text_length, not the held lines: an over-long page holds none.
+        verdict = page_validity(draft.url, draft.text_length > 0, draft.timestamp, self._require_timestamp)
         self._counters[key(SPLIT_WET_FILE, verdict)] += 1
         if verdict != "passed":
             return
@@ -152,7 +152,7 @@ class WetPageAssembler:
             if too_long:
                 self._counters[chars_key(TOO_LONG, "filtered")] += draft.text_length
                 return
-        yield page
+        yield draft.to_page()
 
 
 def _apply_header_line(draft: _PageDraft, line: str) -> None:

@@ -1,0 +1,300 @@
+"""Bad-words filter (c4_reference.md section 5): the 3.x page filter with ``\\W``/^/$ flanks,
+the 2.2.0 per-line ``[^a-z]`` regex, the soft filter, allowlists, pinned LDNOOBW lists."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from c4forge.cleaning_rules import badwords as bw
+from c4forge.cleaning_rules.page import Page
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+LDNOOBW = SHARED / "assets" / "ldnoobw"
+EN_SHA256 = "a506cbcf8a31935b122299f3bb1d32be6db3d0ad498765d28f365dfc4f4d7b8c"
+
+
+def need_ldnoobw():
+    if not (LDNOOBW / bw.EN_COMMIT / "en").is_file():
+        pytest.skip("../shared is absent (a user's machine): no LDNOOBW lists at ../shared/assets/ldnoobw")
+
+
+@pytest.fixture(autouse=True)
+def _no_env_dirs(monkeypatch, tmp_path):
+    # never read a developer's cache or env-configured list, never touch the network
+    monkeypatch.delenv(bw.BADWORDS_DIR_ENV, raising=False)
+    monkeypatch.setenv(bw.CACHE_DIR_ENV, str(tmp_path / "cache"))
+
+    def no_network(*a, **k):
+        raise AssertionError("test tried to download a bad-words list")
+
+    monkeypatch.setattr(bw.urllib.request, "urlopen", no_network)
+
+
+def run_filter(text, language, words_by_lang, fraction=1.0, normalized_url="x.example/page"):
+    regexes = {lang: bw.page_badword_regex(words, lang) for lang, words in words_by_lang.items()}
+    counters: Counter = Counter()
+    keep = bw.badwords_filter(Page(text=text, language=language, normalized_url=normalized_url),
+                              regexes, fraction, counters)
+    return keep, counters
+
+
+# --- TFDS test_badwords_filter / test_soft_badwords_filter, restated -------------------
+
+PADDING = ("The page begins with harmless words.\n"
+           "Nothing here is rude, these are plain sentences.\n"
+           "Now comes the last line... is it clean?\n")
+
+
+@pytest.mark.parametrize("last_line, language, keep", [
+    ("We asked for assistance with the cutlass and the compass.", "en", True),   # inside words
+    ("He loaded the bags on his ass before the long walk.", "en", False),        # plain hit
+    ("Ass is another name for a donkey, said the farmer.", "en-US", False),      # lower-cased; lang suffix cut
+    ('A donkey is also called an "ass".', "en", False),                          # punctuation flanks
+    ("Ass is not on the Spanish list.", "es", True),                             # other language's list
+    ("Pero culo si lo es.", "es", False),
+    ("Ass und culo stehen auf keiner Liste.", "de", True),                       # no list for de
+])
+def test_tfds_case_badwords_filter(last_line, language, keep):
+    words = {"en": ["ass"], "es": ["culo"]}
+    assert run_filter(PADDING + last_line, language, words)[0] is keep
+
+
+def test_tfds_case_soft_filter_half():
+    # fraction 0.5 -> (1, 2): a hit page survives iff md5(normalized url) is odd
+    words = {"": ["bad"]}
+    odd, even = "good.example/one", "good.example/two"
+    assert int(hashlib.md5(odd.encode()).hexdigest(), 16) % 2 == 1
+    assert int(hashlib.md5(even.encode()).hexdigest(), 16) % 2 == 0
+    assert run_filter("a good page", "", words, 0.5, even)[0] is True
+    assert run_filter("a bad page", "", words, 0.5, even)[0] is False
+    assert run_filter("a bad page", "", words, 0.5, odd)[0] is True
+
+
+# --- counters -------------------------------------------------------------------------------
+
+def test_counters():
+    words = {"en": ["ass"]}
+    keep, c = run_filter("clean text", "en", words)
+    assert keep and dict(c) == {"badwords-filter-en/passed": 1, "badwords-filter/passed": 1}
+    keep, c = run_filter("an ass here", "en", words)
+    assert not keep and dict(c) == {"badwords-filter/filtered": 1, "badwords-filter-en/filtered": 1,
+                                    "chars/badwords-filter/filtered": len("an ass here")}
+    keep, c = run_filter("an ass here", "en", words, 0.0)
+    assert keep and dict(c) == {"badwords-filter/soft-passed": 1, "badwords-filter-en/soft-passed": 1}
+    keep, c = run_filter("an ass here", "de", words)
+    assert keep and dict(c) == {"badwords-filter/passed": 1}
+    keep, c = run_filter("an ass here", None, words)
+    assert keep and dict(c) == {"badwords-filter/passed": 1}
+
+
+# --- the 3.x page regex -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, hit", [
+    ("ass", True),                 # start and end of text
+    ("ass at the start", True),
+    ("at the end ass", True),
+    ("at the end ass\n", True),    # $ matches before a final newline
+    ("line one\nass\nline three", True),   # \n is a non-word character
+    ('"ass".', True),
+    ("(ass)", True),
+    ("ass-hat", True),             # "-" is \W
+    ("ass\u00a0", True),           # NBSP is \W
+    ("ass_", False),               # "_" is a word character
+    ("_ass", False),
+    ("2ass", False),               # digits are word characters
+    ("ass2", False),
+    ("assé", False),               # Unicode letters are word characters
+    ("éass", False),
+    ("class", False),
+    ("asses", False),
+    ("ASS!", True),                # text is lower-cased
+    ("a\u0301ss", False),          # combining mark is a word character (no NFC)
+])
+def test_page_regex_flanks(text, hit):
+    rx = bw.page_badword_regex(["ass"], "en")
+    assert (rx.search(text.lower()) is not None) is hit
+
+
+def test_page_regex_multiword_and_alternation():
+    rx = bw.page_badword_regex(["two girls", "ass", "assassin"], "en")
+    assert rx.search("see two girls here")
+    assert not rx.search("see two  girls here")      # exact single space
+    assert not rx.search("see two\ngirls here")
+    assert rx.search("the assassin.")               # a longer alternative still matches
+    assert rx.search("ass.")
+
+
+def test_page_regex_escapes_words_3_1_0():
+    rx = bw.page_badword_regex(["a.b", "c+"], "en")
+    assert rx.search("x a.b y") and not rx.search("x axb y")
+    assert rx.search("x c+ y") and not rx.search("x cc y")
+
+
+@pytest.mark.parametrize("lang", ["ja", "th", "zh"])
+def test_no_boundary_languages_match_substrings(lang):
+    rx = bw.page_badword_regex(["ass", "性"], lang)
+    assert rx.search("class") and rx.search("2ass_") and rx.search("女性")
+    rx_en = bw.page_badword_regex(["ass", "性"], "en")
+    assert not rx_en.search("class") and not rx_en.search("女性")
+
+
+# --- the 2.2.0 per-line regex -----------------------------------------------------------------
+
+@pytest.mark.parametrize("line, hit", [
+    ("ass at the start of a line.", False),    # needs a character before
+    ("the line ends with ass", False),          # needs a character after
+    ("the line ends with ass.", True),
+    ("one ass here.", True),
+    ("2ass2", True),                            # digits are not [a-z]
+    ("_ass_", True),
+    ("éassé", True),                            # non-ASCII letters are not [a-z]
+    ("class", False),
+    ("bass.", False),
+])
+def test_line_regex_2_2_0(line, hit):
+    rx = bw.line_badword_regex_2_2_0(["ass"])
+    assert (rx.search(line) is not None) is hit
+
+
+def test_line_regex_2_2_0_is_not_escaped():
+    rx = bw.line_badword_regex_2_2_0(["a.b"])
+    assert rx.search(" axb ")
+
+
+# --- soft filter ---------------------------------------------------------------------------------
+
+def test_keeps_badword_page_fraction_one_never_keeps():
+    assert (1.0).as_integer_ratio() == (1, 1)
+    assert not any(bw.keeps_badword_page(f"example.com/page/{i}", 1.0) for i in range(2000))
+
+
+def test_keeps_badword_page_fraction_0_999():
+    num, den = (0.999).as_integer_ratio()
+    assert (num, den) == (8998192055486251, 9007199254740992)
+    u = "example.com/page/424"
+    assert int(hashlib.md5(u.encode()).hexdigest(), 16) % den == 9002315209549514
+    assert bw.keeps_badword_page(u, 0.999)
+    assert not bw.keeps_badword_page("example.com/page/423", 0.999)
+    kept = sum(bw.keeps_badword_page(f"example.com/page/{i}", 0.999) for i in range(20000))
+    assert 5 <= kept <= 45     # ~0.1%
+
+
+def test_keeps_badword_page_fraction_zero_always_keeps():
+    assert all(bw.keeps_badword_page(f"example.com/page/{i}", 0.0) for i in range(200))
+
+
+def test_keeps_badword_page_matches_formula():
+    for frac in (0.25, 0.5, 0.75, 0.999):
+        num, den = frac.as_integer_ratio()
+        for i in range(300):
+            u = f"soft.example/{i}"
+            assert bw.keeps_badword_page(u, frac) == (int(hashlib.md5(u.encode()).hexdigest(), 16) % den >= num)
+
+
+# --- lists: parsing, allowlist, pinned files ----------------------------------------------------
+
+def test_parse_word_list_strips_and_applies_allowlist():
+    data = "sm\n グロ \n女の子\nother\n\nx y\n".encode("utf-8")
+    assert bw.parse_word_list(data, "ja") == frozenset({"other", "", "x y"})
+    assert bw.parse_word_list(data, "ja-Latn") == frozenset({"other", "", "x y"})
+    assert bw.parse_word_list(data, "en") == frozenset({"sm", "グロ", "女の子", "other", "", "x y"})
+    assert bw.parse_word_list("性\n女性\n".encode(), "zh") == frozenset({"女性"})
+    assert bw.ALLOWLIST == {"ja": {"sm", "グロ", "女の子"}, "zh": {"性"}}
+
+
+def test_commit_for():
+    assert bw.commit_for("en") == "25e679f03d96baa721cde20db9944649e8d0a844"
+    assert bw.commit_for("fr") == "5faf2ba42d7b1c0977169ec3611df25a3c08eb13"
+    assert bw.PINNED_SHA256[(bw.EN_COMMIT, "en")] == EN_SHA256
+
+
+def test_load_en_list_from_shared_assets():
+    need_ldnoobw()
+    words = bw.load_badwords("en", str(LDNOOBW))
+    assert len(words) == 377
+    assert "" not in words
+    assert sum(" " in w for w in words) == 124
+    assert {w for w in words if not all((c.isascii() and c.isalpha()) or c == " " for c in w)} == {
+        "2g1c", "2 girls 1 cup", "g-spot", "rosy palm and her 5 sisters", "s&m", "\U0001f595"}
+    assert {"ass", "asshole", "2 girls 1 cup"} <= words
+    rx = bw.page_badword_regex(words, "en")
+    assert rx.search("what a load of shit.")
+    assert not rx.search("a classic assessment of the scunthorpe problem")
+    assert rx.search("hey \U0001f595 you")
+    assert not rx.search("a\U0001f595")   # the character before must be \W
+
+
+def test_load_ja_zh_lists_apply_allowlist():
+    need_ldnoobw()
+    ja = bw.load_badwords("ja", str(LDNOOBW))
+    zh = bw.load_badwords("zh", str(LDNOOBW))
+    assert not ({"sm", "グロ", "女の子"} & ja) and len(ja) == 177
+    assert "性" not in zh and len(zh) == 317
+
+
+def test_all_pinned_shared_lists_verify():
+    need_ldnoobw()
+    for (commit, lang), sha in bw.PINNED_SHA256.items():
+        data = (LDNOOBW / commit / lang).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == sha
+        if commit == bw.commit_for(lang):  # (5faf2ba, en) is pinned but C4 uses the 25e679f en list
+            assert bw.fetch_badwords_file(lang, str(LDNOOBW)) == data
+
+
+def test_flat_layout_is_accepted(tmp_path):
+    need_ldnoobw()
+    shutil.copy(LDNOOBW / bw.EN_COMMIT / "en", tmp_path / "en")
+    assert len(bw.load_badwords("en", str(tmp_path))) == 377
+
+
+def test_env_var_dir_is_used(monkeypatch):
+    need_ldnoobw()
+    monkeypatch.setenv(bw.BADWORDS_DIR_ENV, str(LDNOOBW))
+    assert len(bw.load_badwords("en")) == 377
+
+
+def test_tampered_list_is_refused(tmp_path):
+    need_ldnoobw()
+    d = tmp_path / bw.EN_COMMIT
+    d.mkdir()
+    data = (LDNOOBW / bw.EN_COMMIT / "en").read_bytes()
+    (d / "en").write_bytes(data.replace(b"\nass\n", b"\n"))
+    with pytest.raises(bw.BadwordsError, match="sha256"):
+        bw.load_badwords("en", str(tmp_path))
+    (d / "en").write_bytes(data + b"extra\n")
+    with pytest.raises(bw.BadwordsError, match=EN_SHA256):
+        bw.load_badwords("en", str(tmp_path))
+    (d / "en").write_bytes(data)
+    assert len(bw.load_badwords("en", str(tmp_path))) == 377
+
+
+def test_tampered_list_refused_without_shared(tmp_path):
+    # no ../shared needed: any content other than the pinned file is refused
+    d = tmp_path / bw.EN_COMMIT
+    d.mkdir()
+    (d / "en").write_bytes(b"ass\nshit\n")
+    with pytest.raises(bw.BadwordsError, match="expected " + EN_SHA256):
+        bw.load_badwords("en", str(tmp_path))
+
+
+def test_missing_list_and_unpinned_language(tmp_path):
+    with pytest.raises(bw.BadwordsError, match="no en list"):
+        bw.load_badwords("en", str(tmp_path))
+    d = tmp_path / bw.OTHER_COMMIT
+    d.mkdir()
+    (d / "xx").write_bytes(b"word\n")
+    with pytest.raises(bw.BadwordsError, match="no pinned sha256"):
+        bw.load_badwords("xx", str(tmp_path))
+
+
+def test_cache_is_verified(tmp_path):
+    cache = tmp_path / "c"
+    (cache / bw.EN_COMMIT).mkdir(parents=True)
+    (cache / bw.EN_COMMIT / "en").write_bytes(b"tampered\n")
+    with pytest.raises(bw.BadwordsError, match="sha256"):
+        bw.fetch_badwords_file("en", None, cache_dir=cache)

@@ -1,0 +1,287 @@
+"""Global line dedup (TFDS ``remove_duplicate_text``, c4_reference.md 4.2) with the pure
+functions: pass 1 ``emit_line_owners`` + smallest owner key, pass 2 ``remove_duplicate_lines``."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+
+import pytest
+
+from c4forge.cleaning_rules import dedup, lines
+from c4forge.cleaning_rules.counters import DEDUPE_LINES
+from c4forge.cleaning_rules.page import Page
+from c4forge.cleaning_rules.sentences import count_sentences
+from c4forge.cleaning_rules.urls import normalize_url
+
+# md5 order of these URLs: echo < delta < charlie < alpha < foxtrot < bravo
+ECHO, DELTA, CHARLIE, ALPHA, FOXTROT, BRAVO = (
+    f"https://pages.example/{n}" for n in ("echo", "delta", "charlie", "alpha", "foxtrot", "bravo"))
+
+
+def md5hex(s: str) -> str:
+    return hashlib.md5(s.encode("utf-8")).hexdigest()
+
+
+def run_dedup(pages, min_num_sentences=3, local_dedup=True, line_hash=dedup.line_hash_unicode,
+              owner_of=lambda p: p.url):
+    """Both passes, the way the Beam graph wires them; returns (kept pages, dedupe counters)."""
+    best: dict[bytes, tuple[bytes, str]] = {}
+    for page in pages:
+        for h, candidate in dedup.emit_line_owners(page, owner_of(page), line_hash):
+            best[h] = dedup.pick_owner(best[h], candidate) if h in best else candidate
+    owned: dict[str, set[bytes]] = {}
+    for h, (_, url) in best.items():
+        owned.setdefault(url, set()).add(h)
+    counters: Counter = Counter()
+    kept = []
+    for page in pages:
+        out = dedup.remove_duplicate_lines(page, owned.get(owner_of(page), set()), counters,
+                                           min_num_sentences, local_dedup, line_hash)
+        if out is not None:
+            kept.append(out)
+    prefix = DEDUPE_LINES + "/"
+    return kept, {k[len(prefix):]: v for k, v in counters.items() if k.startswith(prefix)}
+
+
+def test_url_md5_order_used_below():
+    assert sorted([ECHO, DELTA, CHARLIE, ALPHA, FOXTROT, BRAVO], key=md5hex) == [
+        ECHO, DELTA, CHARLIE, ALPHA, FOXTROT, BRAVO]
+
+
+# --- TFDS test_remove_duplicate_text, restated ------------------------------------
+
+def test_tfds_case_remove_duplicate_text():
+    pages = [
+        Page(url=ECHO, text=(
+            "We all share this repeated line.\n"
+            "Only the first page has this line.\n"
+            "The first page owns the shared line so it keeps it.\n"
+            "A line repeated inside this page is kept only once.\n"
+            "Some other sentence sits between the repeats.\n"
+            "A line repeated inside this page is kept only once.\n"
+            "a LINE repeated Inside this page is KEPT only once. ")),
+        Page(url=DELTA, text=(
+            "Only the second page has this line.\n"
+            "The second page loses the shared line despite other capitals.\n"
+            "we all SHARE this repeated line. ")),
+        Page(url=CHARLIE, text=(
+            "Only the third page has this line.\n"
+            "We all share this repeated line.\n"
+            "The third page loses the shared line. It stays with three sentences left.")),
+        Page(url=ALPHA, text=(
+            "Only the fourth page has this line.\n"
+            "We all share this repeated line.\n"
+            "The fourth page loses the shared line and then has too few sentences.")),
+    ]
+    kept, counters = run_dedup(pages)
+    assert kept == [
+        Page(url=ECHO, text=(
+            "We all share this repeated line.\n"
+            "Only the first page has this line.\n"
+            "The first page owns the shared line so it keeps it.\n"
+            "A line repeated inside this page is kept only once.\n"
+            "Some other sentence sits between the repeats.")),
+        Page(url=CHARLIE, text=(
+            "Only the third page has this line.\n"
+            "The third page loses the shared line. It stays with three sentences left.")),
+    ]
+    assert counters == {
+        "line-passed": 11,
+        "line-filtered:local_duplicate": 2,
+        "line-filtered:global_duplicate": 3,
+        "filtered:too_few_sentences": 2,
+        "passed": 2,
+    }
+
+
+def test_result_independent_of_page_order():
+    pages = [
+        Page(url=u, text=f"Shared line one.\nShared line two.\nPage {u} has its own line. Yes it does. Really.")
+        for u in (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT)
+    ]
+    ref = run_dedup(pages)
+    rng = random.Random(7)
+    for _ in range(5):
+        shuffled = pages[:]
+        rng.shuffle(shuffled)
+        kept, counters = run_dedup(shuffled)
+        assert sorted(kept, key=lambda p: p.url) == sorted(ref[0], key=lambda p: p.url)
+        assert counters == ref[1]
+    owner = [p for p in ref[0] if p.text.startswith("Shared line one.")]
+    assert [p.url for p in owner] == [ECHO]
+
+
+# --- hashing ---------------------------------------------------------------------------
+
+def test_line_hash_unicode_is_md5_of_stripped_lowercased_utf8():
+    assert dedup.line_hash_unicode("  Hello World. \t") == hashlib.md5(b"hello world.").digest()
+    assert dedup.line_hash_unicode("\u00a0\u00c9COLE\u3000") == hashlib.md5("école".encode()).digest()
+    assert dedup.line_hash_unicode("STRASSE") != dedup.line_hash_unicode("straße")
+
+
+def test_line_hash_bytes_2_2_0_is_ascii_only():
+    assert dedup.line_hash_bytes("  Hello World. \t") == hashlib.md5(b"hello world.").digest()
+    # non-ASCII capitals are not lower-cased, non-ASCII spaces are not stripped
+    assert dedup.line_hash_bytes("\u00c9COLE") == hashlib.md5("\u00c9cole".encode()).digest()
+    assert dedup.line_hash_bytes("\u00c9COLE") != dedup.line_hash_unicode("\u00c9COLE")
+    assert dedup.line_hash_bytes("x\u00a0") != dedup.line_hash_bytes("x")
+    assert dedup.line_hash_unicode("x\u00a0") == dedup.line_hash_unicode("x")
+    assert dedup.LINE_HASHES == {"unicode": dedup.line_hash_unicode, "bytes": dedup.line_hash_bytes}
+
+
+def test_non_ascii_uppercase_line_is_a_duplicate_only_with_unicode_hashing():
+    own = "Every page here has its own first line. And a second sentence. And a third."
+    a = Page(url=ECHO, text="\u00c9COLE PRIMAIRE DU CENTRE.\n" + own)
+    b = Page(url=DELTA, text="\u00e9cole primaire du centre.\n" + own.replace("Every", "Each"))
+    kept, counters = run_dedup([a, b], line_hash=dedup.line_hash_unicode)
+    assert [p.text for p in kept] == [a.text, own.replace("Every", "Each")]
+    assert counters["line-filtered:global_duplicate"] == 1
+    kept, counters = run_dedup([a, b], line_hash=dedup.line_hash_bytes)
+    assert [p.text for p in kept] == [a.text, b.text]
+    assert "line-filtered:global_duplicate" not in counters
+
+
+def test_page_line_hashes_are_distinct_lines():
+    hs = dedup.page_line_hashes("A.\na.\n A. \nB.")
+    assert hs == {dedup.line_hash_unicode("a."), dedup.line_hash_unicode("b.")}
+    assert dedup.page_line_hashes("A.\na.", dedup.line_hash_bytes) == {hashlib.md5(b"a.").digest()}
+
+
+# --- owner choice ----------------------------------------------------------------------
+
+def test_owner_key_is_md5_of_url_and_orders_like_hex():
+    rng = random.Random(3)
+    urls = [f"https://{rng.randrange(10**9)}.example/{rng.random()}" for _ in range(300)]
+    assert all(dedup.owner_key(u) == hashlib.md5(u.encode()).digest() for u in urls[:5])
+    assert sorted(urls, key=dedup.owner_key) == sorted(urls, key=md5hex)
+
+
+def test_emit_line_owners_one_candidate_per_distinct_line():
+    page = Page(url=ALPHA, text="Same.\nsame.\nOther.")
+    emitted = list(dedup.emit_line_owners(page, page.url))
+    assert len(emitted) == 2
+    assert {h for h, _ in emitted} == {dedup.line_hash_unicode("same."), dedup.line_hash_unicode("other.")}
+    assert all(c == (dedup.owner_key(ALPHA), ALPHA) for _, c in emitted)
+
+
+def test_pick_owner_smallest_key_and_symmetric():
+    a = (dedup.owner_key(ECHO), ECHO)
+    b = (dedup.owner_key(BRAVO), BRAVO)
+    assert dedup.pick_owner(a, b) == a and dedup.pick_owner(b, a) == a
+    cands = [(dedup.owner_key(u), u) for u in (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT)]
+    best = cands[0]
+    for c in cands[1:]:
+        best = dedup.pick_owner(best, c)
+    assert best[1] == ECHO
+
+
+def test_owner_is_not_smallest_url_nor_first_page():
+    # ALPHA is the smallest string and comes first, but ECHO has the smallest md5.
+    text = "A line all three pages share.\nOne more. Two more. Three more."
+    pages = [Page(url=ALPHA, text=text + " Alpha."), Page(url=BRAVO, text=text + " Bravo."),
+             Page(url=ECHO, text=text + " Echo.")]
+    kept, _ = run_dedup(pages, min_num_sentences=0)
+    by_url = {p.url: p.text for p in kept}
+    assert by_url[ECHO].startswith("A line all three pages share.")
+    assert not by_url[ALPHA].startswith("A line all three pages share.")
+    assert not by_url[BRAVO].startswith("A line all three pages share.")
+
+
+def test_beam_top_per_key_reverse_picks_smallest_md5():
+    combiners = pytest.importorskip("apache_beam.transforms.combiners")
+    fn = combiners.TopCombineFn(1, key=md5hex, reverse=True)  # what TFDS uses
+    acc = fn.create_accumulator()
+    for u in (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT):
+        acc = fn.add_input(acc, u)
+    assert fn.extract_output(acc) == [ECHO]
+    cands = [(dedup.owner_key(u), u) for u in (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT)]
+    assert min(cands)[1] == ECHO
+
+
+def test_owner_by_raw_url_3_1_0_vs_normalized_url_2_2_0():
+    x = "https://www.first.example/page"
+    y = "http://second.example/page"
+    assert md5hex(x) < md5hex(y)
+    assert md5hex(normalize_url(y)) < md5hex(normalize_url(x))
+    own = " Then two. Then three."
+    px = Page(url=x, normalized_url=normalize_url(x), text="The shared line.\nX starts." + own)
+    py = Page(url=y, normalized_url=normalize_url(y), text="The shared line.\nY starts." + own)
+    kept, _ = run_dedup([px, py])  # 3.1.0: raw URL
+    assert {p.url: p.text for p in kept} == {x: px.text, y: "Y starts." + own}
+    kept, _ = run_dedup([px, py], owner_of=lambda p: p.normalized_url)  # 2.2.0 / 3.0.1
+    assert {p.url: p.text for p in kept} == {x: "X starts." + own, y: py.text}
+
+
+# --- pass 2 alone ------------------------------------------------------------------------
+
+def test_remove_duplicate_lines_keeps_owned_lines_unmodified():
+    page = Page(url=ECHO, text=" Lead space kept. \nNot owned.\nOwned again. ")
+    owned = {dedup.line_hash_unicode("lead space kept."), dedup.line_hash_unicode("owned again.")}
+    counters: Counter = Counter()
+    out = dedup.remove_duplicate_lines(page, owned, counters, 0)
+    assert out.text == " Lead space kept. \nOwned again. "
+    assert counters[f"{DEDUPE_LINES}/line-filtered:global_duplicate"] == 1
+    assert counters[f"chars/{DEDUPE_LINES}/line-filtered:global_duplicate"] == len("Not owned.")
+
+
+def test_local_dedup_on_and_off():
+    text = "Repeat me.\nSomething else.\nREPEAT ME.\nrepeat me. "
+    page = Page(url=ECHO, text=text)
+    owned = dedup.page_line_hashes(text)
+    counters: Counter = Counter()
+    assert dedup.remove_duplicate_lines(page, owned, counters, 0).text == "Repeat me.\nSomething else."
+    assert counters[f"{DEDUPE_LINES}/line-filtered:local_duplicate"] == 2
+    counters = Counter()
+    out = dedup.remove_duplicate_lines(page, owned, counters, 0, local_dedup=False)
+    assert out.text == text  # c4 2.2.x: both copies survive in the owner page
+    assert counters[f"{DEDUPE_LINES}/line-passed"] == 4
+
+
+def test_page_left_empty_is_dropped():
+    counters: Counter = Counter()
+    assert dedup.remove_duplicate_lines(Page(url=ECHO, text="A.\nB."), set(), counters, 0) is None
+    assert counters == Counter({f"{DEDUPE_LINES}/line-filtered:global_duplicate": 2,
+                                f"chars/{DEDUPE_LINES}/line-filtered:global_duplicate": 4,
+                                f"{DEDUPE_LINES}/filtered:empty": 1})
+
+
+def test_min_sentences_zero_skips_punkt():
+    counters: Counter = Counter()
+    page = Page(url=ECHO, text="no end mark at all")
+    out = dedup.remove_duplicate_lines(page, dedup.page_line_hashes(page.text), counters, 0)
+    assert out == page
+    counters = Counter()
+    assert dedup.remove_duplicate_lines(page, dedup.page_line_hashes(page.text), counters, 3) is None
+    assert counters[f"{DEDUPE_LINES}/filtered:too_few_sentences"] == 1
+
+
+def test_post_dedupe_threshold_counts_sentences_on_joined_text():
+    # Per line (clean_page): 1 + 1 + 1 = 3 sentences. Joined with "\n", Punkt sees no
+    # boundary after the closing quote, so lines 1 and 2 merge: 2 sentences.
+    page_lines = ['Then she said "we are leaving now"', "Everyone stood up and left.",
+                  "Nobody came back after that."]
+    text = "\n".join(page_lines)
+    assert [count_sentences(l) for l in page_lines] == [1, 1, 1]
+    assert count_sentences(text) == 2
+    cleaned = lines.clean_page(Page(url=ECHO, text=text), lines.CleaningRules(), Counter())
+    assert cleaned is not None and cleaned.text == text
+    kept, counters = run_dedup([cleaned])
+    assert kept == []
+    assert counters == {"line-passed": 3, "filtered:too_few_sentences": 1}
+    kept, counters = run_dedup([cleaned], min_num_sentences=2)
+    assert [p.text for p in kept] == [text]
+
+
+def test_dedup_across_pages_then_threshold():
+    # the 2-lines-2-sentences page is dropped, the 3-sentence one stays
+    shared = "This line is on both pages."
+    a = Page(url=ECHO, text=f"{shared}\nFirst page line.")
+    b = Page(url=DELTA, text=f"{shared}\nSecond page, first sentence. Second sentence here. Third one.")
+    c = Page(url=CHARLIE, text=f"{shared}\nThird page line one.\nThird page line two.")
+    kept, counters = run_dedup([a, b, c])
+    assert [p.url for p in kept] == [DELTA]
+    assert kept[0].text == "Second page, first sentence. Second sentence here. Third one."
+    assert counters == {"line-passed": 5, "line-filtered:global_duplicate": 2,
+                        "filtered:too_few_sentences": 2, "passed": 1}
