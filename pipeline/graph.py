@@ -55,7 +55,7 @@ class ReadWetFile(_CountingDoFn):
                                         every_s=self._progress_every_s)
 
         def open_counted(p):
-            return progress.CountingReader(sources._open_default(p), tracker.add_bytes)
+            return progress.CountingReader(sources.open_input(p), tracker.add_bytes)
 
         for page in sources.read_wet_pages(path, self._profile, self.counts, open_file=open_counted):
             tracker.add_page()
