@@ -55,10 +55,11 @@ def removal_rows(counters: Mapping[str, int]) -> list[dict]:
 
 
 def make_report(counters: Mapping[str, int], splits: Sequence[dict], config: Mapping) -> dict:
+    """``pages_kept`` sums the ``<split>/examples`` counters (one per written example)."""
     return {
         "config": dict(config),
         "pages_read": counters.get("split-wet-file/passed", 0),
-        "pages_kept": sum(s["num_examples"] for s in splits if s.get("format") == splits[0].get("format")) if splits else 0,
+        "pages_kept": sum(v for k, v in counters.items() if k.endswith("/examples") and "/" not in k[: -len("/examples")]),
         "splits": list(splits),
         "removed": removal_rows(counters),
         "counters": dict(sorted(counters.items())),
