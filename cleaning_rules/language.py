@@ -1,8 +1,10 @@
 """English detection exactly as C4: langdetect 1.0.9, seed 0, top language 'en' with p >= 0.99.
 
 langdetect is deterministic only with ``DetectorFactory.seed`` set; each detection then
-reseeds its own generator from it, so the result is a pure function of the text. The
-module is not thread-safe (shared factory), hence the lock, as in TFDS.
+reseeds its own generator from it, so the result is a pure function of the text.
+``langdetect_top`` uses ``langdetect_exact`` (the same computation, bit for bit, about 10x
+faster); ``langdetect_reference_top`` calls langdetect itself (under a lock, as TFDS does:
+the module is not thread-safe) and is what the tests compare against.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ _lock = threading.Lock()
 
 def langdetect_top(text: str) -> tuple[Optional[str], float, str]:
     """(language, probability, verdict); verdict is a TFDS english-filter counter suffix."""
+    from . import langdetect_exact
+
+    return langdetect_exact.detect_top(text)
+
+
+def langdetect_reference_top(text: str) -> tuple[Optional[str], float, str]:
+    """``langdetect_top`` computed by langdetect 1.0.9 itself."""
     import langdetect
     from langdetect.lang_detect_exception import LangDetectException
 

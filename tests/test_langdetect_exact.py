@@ -1,0 +1,374 @@
+"""langdetect_exact gives langdetect 1.0.9's (seed 0) results bit for bit.
+
+Every comparison is against the real langdetect, run in the same process: the full
+``detect_langs`` list -- languages, order and float probabilities, compared with ``==`` --
+or the LangDetectException, and, separately, the n-gram sequence and the profiles.
+Inputs: hand-picked edge cases (scripts, normalizations, capitals, URLs, e-mails, the
+10,000-char cut), seeded random texts, and the shared real-web WET pages (raw, after C4's
+line cleaning, and prefixes / suffixes / line subsets / case changes of them).
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import threading
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from c4forge.cleaning_rules import langdetect_exact as L
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
+EXC = "LangDetectException"
+
+EN = ("The quick brown fox jumps over the lazy dog and runs away into the forest. "
+      "Later that evening it came back home, tired but happy. ")
+
+
+def reference(text: str):
+    import langdetect
+    from langdetect.lang_detect_exception import LangDetectException
+
+    langdetect.DetectorFactory.seed = 0
+    try:
+        return [(x.lang, x.prob) for x in langdetect.detect_langs(text)]
+    except LangDetectException:
+        return EXC
+
+
+def exact(text: str):
+    from langdetect.lang_detect_exception import LangDetectException
+
+    try:
+        return L.detect_langs(text)
+    except LangDetectException:
+        return EXC
+
+
+def reference_ngrams(text: str) -> list[str]:
+    from langdetect import detector_factory
+
+    detector_factory.init_factory()
+    detector = detector_factory._factory.create()
+    detector.append(text)
+    detector.cleaning_text()
+    return detector._extract_ngrams()
+
+
+def exact_ngrams(text: str) -> list[str]:
+    model = L._get_model()
+    inverse = {row: word for word, row in model.vocab.items()}
+    return [inverse[r] for r in L._ngram_rows(model, L._word_cache, text).tolist()]
+
+
+def assert_same(texts, what="detect_langs"):
+    bad = []
+    for i, text in enumerate(texts):
+        ref, got = reference(text), exact(text)
+        if ref != got:
+            bad.append((i, text[:80], ref, got))
+    assert not bad, f"{len(bad)}/{len(texts)} {what} differ, first: {bad[:3]}"
+
+
+# --------------------------------------------------------------------------- edge cases
+
+VI_DECOMPOSED = unicodedata.normalize("NFD", "Tiếng Việt là ngôn ngữ của người Việt và là ngôn ngữ chính thức")
+EDGE = [
+    "", " ", "   ", "\n\n\t", "12345 67890", "!!! ??? ...", "a", "I", "é", "ab", "abc", "a b c",
+    "http://example.com/only-a-url", "https://a.example/b?c=d&e=f#g and more words here",
+    "mail me at john.doe@example.com please, or at jane@x.org", "a @ b", "x://y not a url",
+    "NASA USA FBI CIA", "HELLO world", "Hello World", "ABC def GHI jkl", "McDonald iPhone eBay",
+    "ÄRGER über STRASSE Öl", "ǅemal Ⅻ Ⓐⓑ 𝐀𝐁𝐂 word",  # titlecase, Other_Uppercase, math capitals
+    "über straße ärger öffentlich", "«quote» 45° a\xa0b ©®",  # Latin-1 excluded chars -> space
+    VI_DECOMPOSED, unicodedata.normalize("NFC", VI_DECOMPOSED), "ạảấầẩẫậắằẳẵặẹẻẽềểễệ",
+    "țară și școală", "ţară şi şcoală",  # Romanian comma-below / cedilla
+    "中文字符测试，这是一个句子。", "這是繁體中文的句子，用來測試。",
+    "これは日本語の文章です。カタカナとひらがな。", "ｶﾀｶﾅ ﾊﾝｶｸ", "ㄅㄆㄇㄈ 注音",
+    "한국어 문장입니다. 테스트.", "ᄒᆞᆫ글 자모",
+    "هذا نص عربي للاختبار", "این یک متن فارسی است ی ک", "זהו טקסט בעברית",
+    "Это русский текст для проверки.", "Αυτό είναι ελληνικό κείμενο.", "นี่คือข้อความภาษาไทย",
+    "यह हिंदी में एक वाक्य है।", "এটি বাংলা বাক্য", "ఇది తెలుగు వాక్యం",
+    "English text with 中文 mixed in and more English words",
+    "中文中文中文中文中文 abc def",  # Latin letters dropped (latin * 2 < non-Latin)
+    "日本語のテキスト with some English words ok", "Ελληνικά and English mixed together here",
+    "😀😀 hello 😀 world 𠀀𠀁𠀂", "\ud800abc \udfff def",  # emoji, CJK ext B, lone surrogates
+    "hello\u2014world\u2026 \u201cquoted\u201d \u2019s", "zero\u200bwidth\u200djoiner",
+    "foo\x85bar baz", "日本\u3000語\u3000です", "a\u1680b c", "e\u0301 a\u0300 o\u0303",
+    "the " * 3000, EN * 100, "x" * 12000, "Ab" * 6000,
+    "http://example.com/" + "a" * 3000 + " " + EN * 80,  # URL removed before the 10,000 cut
+    EN * 77 + "中" * 300,  # the cut falls inside another script
+    "zzzz qqqq xxxx", "OK", "ok", "Ok",
+    "b" * 9999 + "e\u0301 và " * 5, "x\u0301 q\u0300 ∑\u0323",  # normalize_vi before the cut
+]
+
+
+def test_edge_cases_match_langdetect():
+    assert_same(EDGE)
+
+
+def test_edge_case_ngrams_match_langdetect():
+    bad = [t[:60] for t in EDGE if exact_ngrams(t) != reference_ngrams(t)]
+    assert not bad
+
+
+def test_random_texts_match_langdetect():
+    rng = random.Random(20240611)
+    pieces = [
+        "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", " \n\t.,;:!?'\"()-",
+        "äöüßéèêàçñõãíóúâîôûëïÿœæøå", "ÄÖÜÉÈÀÇÑ", "абвгдежзийклмнопрстуфхцчшщъыьэюя", "АБВГД",
+        "αβγδεζηθικλμνξοπρστυφχψω", "的一是不了人我在有他这中大来上国个到说们",
+        "あいうえおかきくけこさしすせそ", "アイウエオカキクケコ", "가나다라마바사아자차카타파하",
+        "ابتثجحخدذرزسشصضطظعغفقكلمنهوي", "ی", "\u0300\u0301\u0303\u0309\u0323", "ạảấ",
+        "\xa0\xab\xb0\xbb\u2014\u2026\u3000\x85", "😀🎉", "ș ț",
+    ]
+    texts = []
+    for _ in range(400):
+        alphabet = "".join(rng.sample(pieces, rng.randint(1, 4)))
+        texts.append("".join(rng.choice(alphabet) for _ in range(rng.choice([1, 2, 5, 20, 80, 300]))))
+    words = EN.split()
+    for _ in range(100):  # word salads, with capital runs
+        ws = [rng.choice(words) for _ in range(rng.randint(1, 30))]
+        texts.append(" ".join(w.upper() if rng.random() < 0.2 else w for w in ws))
+    assert_same(texts)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def test_profiles_equal_langdetects():
+    from langdetect import detector_factory
+
+    detector_factory.init_factory()
+    factory = detector_factory._factory
+    model = L._get_model()
+    assert list(model.langlist) == factory.langlist
+    assert set(model.vocab) == set(factory.word_lang_prob_map)
+    n = len(factory.langlist)
+    for word, probs in factory.word_lang_prob_map.items():
+        assert model.matrix[model.vocab[word]].tolist() == probs[:n]
+    assert not model.matrix[0].any()  # the unused row
+
+
+def test_normalization_table_equals_ngram_normalize_bmp():
+    from langdetect.utils.ngram import NGram
+
+    lut = L._get_model().lut
+    cps = list(range(0x10000)) + list(range(0x10000, 0x110000, 97))
+    bad = [cp for cp in cps if chr(lut[cp]) != NGram.normalize(chr(cp))]
+    assert not bad
+
+
+@pytest.mark.slow
+def test_normalization_table_equals_ngram_normalize_everywhere():
+    from langdetect.utils.ngram import NGram
+
+    lut = L._get_model().lut
+    assert len(lut) == 0x110000
+    normalize = NGram.normalize
+    assert all(lut[cp] == ord(normalize(chr(cp))) for cp in range(0x10000, 0x110000))
+
+
+def test_word_split_whitespace():
+    """After NGram.normalize, str.split() splits only at ' ' and at U+0085, U+1680, U+3000,
+    which _ngram_rows checks for (langdetect keeps those three inside words)."""
+    lut = L._get_model().lut
+    left = {cp for cp in range(0x110000) if chr(lut[cp]).isspace() and lut[cp] != 32}
+    assert {int(lut[cp]) for cp in left} == {0x85, 0x1680, 0x3000}
+
+
+def test_self_check_passes_and_backend_is_numpy():
+    assert L._self_check() == ""
+    assert L.backend() == "numpy"
+
+
+def test_random_stream_is_pythons():
+    rng = random.Random(0)
+    arr, words = L._stream(5000)
+    assert words[:5000] == [rng.getrandbits(32) for _ in range(5000)]
+    assert arr[:5000].tolist() == words[:5000]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 31, 32, 33, 1000, 4096, 4097, 29999])
+def test_draws_follow_detector_random_calls(n):
+    """The exact call sequence of _detect_block: gauss per trial, then choice per update."""
+    rng = random.Random()
+    rng.seed(0)
+    draws = L._Draws(n, np.arange(n, dtype=np.int32), np.arange(n, dtype=np.float64)[:, None])
+    _, words = L._stream(64)
+    q, gauss_next = 0, None
+    lengths = [1, 6, 1001, 11, 46, 1, 301]
+    for updates in lengths:
+        g = rng.gauss(0.0, 1.0)
+        if gauss_next is None:
+            z, gauss_next = L._gauss_pair(words, q)
+            q += 4
+        else:
+            z, gauss_next = gauss_next, None
+        assert 0.0 + z * 1.0 == g
+        a = draws.first(q)
+        expect = [rng.choice(range(n)) for _ in range(updates)]
+        assert draws.factor_rows(a, a + updates)[:, 0].tolist() == expect
+        q = int(draws.pos[a + updates - 1]) + 1
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_detect_top_verdicts():
+    assert L.detect_top("") == (None, 0.0, "filtered:langdetect_exception")
+    assert L.detect_top("12345 !!! ???") == (None, 0.0, "filtered:langdetect_exception")
+    lang, prob, verdict = L.detect_top(EN)
+    assert (lang, verdict) == ("en", "ok") and prob == reference(EN)[0][1]
+
+
+def test_no_predictions_verdict(monkeypatch):
+    # no natural text found where every language stays <= 0.1; the mapping is checked here
+    monkeypatch.setattr(L, "_detect", lambda text: [])
+    assert L.detect_top("whatever") == (None, 0.0, "filtered:no_predictions")
+
+
+def test_detect_langs_raises_langdetects_exception():
+    from langdetect.lang_detect_exception import LangDetectException
+
+    with pytest.raises(LangDetectException):
+        L.detect_langs("   ")
+
+
+def test_language_module_uses_this_path_and_matches_langdetect(monkeypatch):
+    from c4forge.cleaning_rules import language
+    from c4forge.cleaning_rules.page import Page
+
+    for text in EDGE[:40] + [EN, "The cat sat on the mat. El gato se sentó en la alfombra."]:
+        assert language.langdetect_top(text) == L.detect_top(text) == language.langdetect_reference_top(text)
+        page = Page(url="http://x.example/", normalized_url="x.example", text=text, timestamp="t")
+        fast_counts: collections.Counter = collections.Counter()
+        reference_counts: collections.Counter = collections.Counter()
+        fast = language.detect_english(page, fast_counts)
+        with monkeypatch.context() as m:
+            m.setattr(language, "langdetect_top", language.langdetect_reference_top)
+            reference = language.detect_english(page, reference_counts)
+        assert fast == reference
+        assert fast_counts == reference_counts
+
+
+def test_threads_give_the_same_results():
+    texts = EDGE[:50] * 2
+    expected = [exact(t) for t in texts]
+    results: dict[int, list] = {}
+
+    def work(k):
+        order = list(range(len(texts)))
+        random.Random(k).shuffle(order)
+        got = {i: exact(texts[i]) for i in order}
+        results[k] = [got[i] for i in range(len(texts))]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[k] == expected for k in range(4))
+
+
+def test_results_do_not_depend_on_cache_or_growth_paths(monkeypatch):
+    texts = EDGE[:60] + [EN * 3, "Das ist ein deutscher Satz. " * 20, "mixed EN und deutsch " * 30]
+    expected = [reference(t) for t in texts]
+    monkeypatch.setattr(L, "_WORD_CACHE_MAX", 3)  # generation switch every few words
+    monkeypatch.setattr(L, "_DRAWS_INITIAL", 8)  # draws regrown many times per text
+    monkeypatch.setattr(L, "_STREAM_INITIAL", 16)  # random stream regrown from scratch
+    monkeypatch.setattr(L, "_stream_state", None)
+    L.clear_caches()
+    try:
+        assert [exact(t) for t in texts] == expected
+        assert [exact(t) for t in texts] == expected  # warm
+    finally:
+        L.clear_caches()
+
+
+def test_batch_rows_equal_word_rows():
+    model = L._get_model()
+    rng = random.Random(5)
+    words = [w for text in EDGE for w in L._prepare(model, text).split()][:3000]
+    words += ["a", "I", "Ab", "AB", "ABC", "aBC", "ABc", "𐐀𐐁x", "x𐐀𐐁", "𝐀𝐁", "ǅǅ", "ⒶⒷ", "中", "中文",
+              "\ud800", "e\u0301"]
+    alphabet = "abcXYZäÄ中あア가ابвГ𐐀𐐨\u0301"
+    words += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(2000)]
+    words = list(dict.fromkeys(words))
+    assert model.batch_ok
+    assert L._rows_batch(model, words) == [L._word_rows(model.lookup, w, True) for w in words]
+
+
+@pytest.mark.parametrize("batch_min", [1, 10**9])
+def test_batch_and_per_word_paths(monkeypatch, batch_min):
+    monkeypatch.setattr(L, "_BATCH_MIN", batch_min)
+    L.clear_caches()
+    try:
+        texts = EDGE + [" ".join(EN.split()[::-1]) * 3, "Das ist ein deutscher Satz mit Wörtern. " * 9]
+        assert [exact(t) for t in texts] == [reference(t) for t in texts]
+    finally:
+        L.clear_caches()
+
+
+def test_fallback_to_langdetect_when_self_check_fails(monkeypatch):
+    L._get_model()
+    monkeypatch.setattr(L._word_cache, "model", L._word_cache.model)
+    monkeypatch.setattr(L, "_model_ok", None)
+    monkeypatch.setattr(L, "_model", None)
+    monkeypatch.setattr(L, "_self_check", lambda: "simulated difference")
+    with pytest.warns(RuntimeWarning, match="falling back"):
+        assert L.backend() == "langdetect"
+    assert [exact(t) for t in EDGE[:30]] == [reference(t) for t in EDGE[:30]]
+
+
+# --------------------------------------------------------------------------- real web pages
+
+
+@pytest.fixture(scope="module")
+def realweb():
+    if not REALWEB_WET.is_file():
+        pytest.skip(f"{REALWEB_WET} is absent (../shared holds the real-web WET file)")
+    from c4forge.cleaning_rules import lines
+    from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
+    from c4forge.pipeline.sources import read_wet_pages
+
+    pages = list(read_wet_pages(str(REALWEB_WET), C4_EN_3_1_0, collections.Counter()))
+    cleaned = []
+    for page in pages:
+        out = lines.clean_page(page, lines.CleaningRules(), collections.Counter())
+        if out is not None:
+            cleaned.append(out.text)
+    return [p.text for p in pages], cleaned
+
+
+def variants(text: str, k: int) -> list[str]:
+    lines = text.split("\n")
+    out = [text[:50], text[:500], text[-700:], "\n".join(lines[::2]), "\n".join(lines[1::2]),
+           "\n".join(lines[:3]), lines[-1]]
+    if k % 8 == 0:
+        out += [text[:3000].upper(), text[:3000].lower(), text[:10050], text[9990:20010]]
+    return out
+
+
+def test_realweb_sample_matches_langdetect(realweb):
+    raw, cleaned = realweb
+    texts = raw[::12] + cleaned[::12]
+    for k, text in enumerate(cleaned[5::24]):
+        texts += variants(text, k)
+    assert len(texts) > 300
+    assert_same(texts)
+    bad = [t[:60] for t in cleaned[::40] if exact_ngrams(t) != reference_ngrams(t)]
+    assert not bad
+
+
+@pytest.mark.slow
+def test_realweb_all_pages_and_variants_match_langdetect(realweb):
+    raw, cleaned = realweb
+    texts = list(raw) + list(cleaned)
+    for k, text in enumerate(cleaned):
+        texts += variants(text, k)
+    assert len(texts) > 5000
+    assert_same(texts)
