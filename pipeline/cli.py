@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "to compare both against, e.g. realweb-dev.c4-tfds-3.1.0.jsonl")
     pa.add_argument("--expected-counters", help="optional counters JSON to compare both against")
     pa.add_argument("--examples", type=int, default=5, help="differences shown per kind")
+
+    # Later stages register their own subcommands; each sets ``func(args, extra_argv) -> int``.
+    from c4forge.pretrain.cli import add_pretrain_parser
+    from c4forge.tokenizer_training.cli import add_vocab_parser
+
+    add_vocab_parser(sub)
+    add_pretrain_parser(sub)
     return parser
 
 
@@ -70,6 +77,8 @@ def main(argv=None) -> int:
             return _build(args, beam_args)
         if args.command == "parity":
             return _parity(args, beam_args)
+        if hasattr(args, "func"):
+            return args.func(args, beam_args)
     except Exception as e:  # noqa: BLE001
         from .build import BuildError
         from c4forge.cleaning_rules.badwords import BadwordsError
