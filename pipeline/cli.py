@@ -61,9 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("c4forge").setLevel(logging.INFO)
-    # Beam logs an apitools warning on every import; not actionable for users.
-    logging.getLogger("root").setLevel(logging.ERROR) if not verbose else None
+    logging.getLogger("c4forge").setLevel(logging.INFO)  # progress lines and the run summary
 
 
 def main(argv=None) -> int:
