@@ -13,6 +13,8 @@ import dataclasses
 
 from .lines import MAX_WORD_LENGTH, MIN_NUM_SENTENCES, MIN_WORDS_PER_LINE
 
+DEDUP_MODES = ("lines", "three-sentence-spans")
+
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
@@ -38,15 +40,34 @@ class Profile:
     # "page": 3.x filter after language detection; "line": 2.2.x check inside cleaning.
     badwords: str | None = "page"
     badwords_filter_fraction: float = 1.0
+    # Dedup after cleaning: "lines" (TFDS >= 1.1.0, whole lines) or "three-sentence-spans"
+    # (the T5 paper's wording, c4 1.0.0; cleaning_rules/span_dedup.py).
+    dedup: str = "lines"
+    # Language step: "langdetect-en" (c4/en: langdetect, English only) or "cld3" (mC4:
+    # CLD3 per page, every language of MC4_LANGUAGES, unreliable or < cld3 threshold -> "und").
+    language_id: str = "langdetect-en"
+    cld3_min_probability: float = 0.95
+    # mC4's paragraph filter (>= 3 lines, 3rd-longest >= 200 chars) after URL dedup.
+    paragraph_filter: bool = False
 
     @property
     def post_dedupe_min_sentences(self) -> int:
         return self.min_num_sentences if self.clean else 0
 
-    def with_switches(self, noclean: bool = False, noblocklist: bool = False, wet_quirks: bool | None = None) -> "Profile":
+    @property
+    def multilingual(self) -> bool:
+        return self.language_id == "cld3"
+
+    def with_switches(self, noclean: bool = False, noblocklist: bool = False, wet_quirks: bool | None = None,
+                      dedup: str | None = None) -> "Profile":
         p = self
+        if dedup is not None and dedup != p.dedup:
+            if dedup not in DEDUP_MODES:
+                raise ValueError(f"unknown dedup {dedup!r}; choose from {', '.join(DEDUP_MODES)}")
+            p = dataclasses.replace(p, name=p.name + "+" + dedup, dedup=dedup)
         if noclean:
-            p = dataclasses.replace(p, name=p.name + "+noclean", tfds_config="en.noclean",
+            config = "en.noclean" if p.tfds_config == "en" else p.tfds_config
+            p = dataclasses.replace(p, name=p.name + "+noclean", tfds_config=config,
                                     clean=False, dedupe=False, badwords=None, badwords_filter_fraction=0.0)
         if noblocklist:
             config = "en.noblocklist" if p.tfds_config == "en" else p.tfds_config
@@ -70,12 +91,26 @@ C4_EN_2_2_0 = Profile(
     badwords="line",
 )
 
+# TFDS c4/multilingual 3.1.0 (mC4): no cleaning, line dedup without the sentence re-check,
+# paragraph filter, CLD3 >= 0.95 (else "und"), per-language bad words with the 0.999 soft keep.
+MC4_3_1_0 = Profile(
+    name="mc4-3.1.0",
+    tfds_config="multilingual",
+    clean=False,
+    paragraph_filter=True,
+    language_id="cld3",
+    badwords_filter_fraction=0.999,
+)
+
 PROFILES = {p.name: p for p in (C4_EN_3_1_0, C4_EN_2_2_0)}
+# Every profile get_profile knows; mC4 needs the build to load per-language bad-word
+# lists and write per-language splits (graph.mc4_splits / badwords.load_badwords per lang).
+ALL_PROFILES = {**PROFILES, MC4_3_1_0.name: MC4_3_1_0}
 DEFAULT_PROFILE = C4_EN_3_1_0.name
 
 
 def get_profile(name: str) -> Profile:
     try:
-        return PROFILES[name]
+        return ALL_PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(PROFILES)}") from None
+        raise ValueError(f"unknown profile {name!r}; choose from {', '.join(ALL_PROFILES)}") from None

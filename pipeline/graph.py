@@ -19,12 +19,14 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from c4forge.cleaning_rules import badwords as badwords_rules
-from c4forge.cleaning_rules import dedup, language, lines, urldedup, urls
+from c4forge.cleaning_rules import dedup, html_text, language, lines, mc4, span_dedup, urldedup, urls
 from c4forge.cleaning_rules.counters import DUPLICATE_URL, chars_key, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import Profile
 
-from . import progress, sources
+from . import progress, sources, warc_source
+
+INPUT_FORMATS = ("wet", "warc")
 
 
 class _CountingDoFn(beam.DoFn):
@@ -58,6 +60,32 @@ class ReadWetFile(_CountingDoFn):
             return progress.CountingReader(sources.open_input(p), tracker.add_bytes)
 
         for page in sources.read_wet_pages(path, self._profile, self.counts, open_file=open_counted):
+            tracker.add_page()
+            yield page
+        tracker.finish()
+
+
+class ReadWarcFile(_CountingDoFn):
+    """One WARC file path → pages of its HTML response records (``pipeline/warc_source.py``)."""
+
+    def __init__(self, profile: Profile, extractor: str = html_text.DEFAULT_EXTRACTOR,
+                 progress_every_s: float | None = None):
+        self._profile = profile
+        self._extractor = extractor
+        self._progress_every_s = progress_every_s
+
+    def setup(self):
+        html_text.check_extractor(self._extractor)
+
+    def process(self, path: str) -> Iterable[Page]:
+        sizes = [m.size_in_bytes for r in FileSystems.match([path]) for m in r.metadata_list]
+        tracker = progress.FileProgress(path, sizes[0] if sizes else 0, passes=1, every_s=self._progress_every_s)
+
+        def open_counted(p):
+            return progress.CountingReader(sources.open_input(p), tracker.add_bytes)
+
+        for page in warc_source.read_warc_pages(path, self._profile, self.counts, self._extractor,
+                                                open_file=open_counted):
             tracker.add_page()
             yield page
         tracker.finish()
@@ -189,6 +217,46 @@ class DedupeLines(beam.PTransform):
         )
 
 
+class _RemoveDuplicateSpans(_CountingDoFn):
+    def __init__(self, profile: Profile):
+        self._profile = profile
+
+    def process(self, joined):
+        _, groups = joined
+        owned = set(groups["owned_windows"])
+        for page in groups["pages"]:
+            kept = span_dedup.remove_duplicate_spans(
+                page, owned, self.counts, min_num_sentences=self._profile.post_dedupe_min_sentences)
+            if kept is not None:
+                yield kept
+
+
+class DedupeSentenceSpans(beam.PTransform):
+    """c4 1.0.0 / T5 paper: every three-sentence window (per line) survives only in the page
+    with the smallest md5(url); other pages lose the sentences it covers
+    (``cleaning_rules/span_dedup.py``). Counters under ``dedupe-sentences/``."""
+
+    def __init__(self, profile: Profile):
+        super().__init__()
+        self._profile = profile
+
+    def expand(self, pages):
+        owner_url = _owner_url(self._profile)
+        owned_windows = (
+            pages
+            | "EmitWindowOwners" >> beam.FlatMap(
+                lambda p: ((h, dedup.owner_key(owner_url(p))) for h in span_dedup.page_window_hashes(p.text)))
+            | "PickOwner" >> beam.CombinePerKey(min)
+            | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
+        )
+        pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (dedup.owner_key(owner_url(p)), p))
+        return (
+            {"pages": pages_by_owner, "owned_windows": owned_windows}
+            | "JoinPagesAndOwnedWindows" >> beam.CoGroupByKey()
+            | "RemoveDuplicateSpans" >> beam.ParDo(_RemoveDuplicateSpans(self._profile))
+        )
+
+
 class DetectEnglish(_CountingDoFn):
     def __init__(self, min_probability: float):
         self._min_probability = min_probability
@@ -213,6 +281,61 @@ class FilterBadwords(_CountingDoFn):
             yield page
 
 
+class ParagraphFilter(_CountingDoFn):
+    """mC4: >= 3 lines and the 3rd-longest >= 200 characters (``paragraph-filter``)."""
+
+    def process(self, page: Page):
+        if mc4.paragraph_filter(page, self.counts):
+            yield page
+
+
+class PredictLanguage(_CountingDoFn):
+    """mC4: CLD3 label per page (``und`` when unreliable or < min_probability); a reliable
+    label outside MC4_LANGUAGES drops the page. ``make_identifier()`` is called once per
+    worker; the default needs gcld3 (``mc4.LanguageIdUnavailable`` names how to install it)."""
+
+    def __init__(self, min_probability: float = mc4.MIN_PROBABILITY, make_identifier=None):
+        self._min_probability = min_probability
+        self._make_identifier = make_identifier or mc4.gcld3_identifier
+
+    def setup(self):
+        self._identify = self._make_identifier()
+        self._valid = frozenset(mc4.MC4_LANGUAGES)
+
+    def process(self, page: Page):
+        out = mc4.predict_language(page, self._identify, self.counts, self._min_probability, self._valid)
+        if out is not None:
+            yield out
+
+
+class FilterBadwordsByLanguage(_CountingDoFn):
+    """mC4: each page against its language's list (suffix cut at '-'), soft keep by URL hash."""
+
+    def __init__(self, words_by_lang: dict, filter_fraction: float):
+        self._words = words_by_lang
+        self._fraction = filter_fraction
+
+    def setup(self):
+        self._regex = mc4.badword_regexes(self._words)
+
+    def process(self, page: Page):
+        if badwords_rules.badwords_filter(page, self._regex, self._fraction, self.counts):
+            yield page
+
+
+class AssignMc4Split(_CountingDoFn):
+    """(``<lang>`` | ``<lang>-validation``, page); counts ``<split>/examples`` as c4.py does."""
+
+    def setup(self):
+        self._kept = progress.KeptProgress()
+
+    def process(self, page: Page):
+        self._kept.add()
+        split = mc4.mc4_split(page)
+        self.counts[key(split, "examples")] += 1
+        yield split, page
+
+
 class AssignSplit(_CountingDoFn):
     """(split, page) by md5(normalized URL) % 1000; counts ``<split>/examples`` as c4.py does."""
 
@@ -226,21 +349,62 @@ class AssignSplit(_CountingDoFn):
         yield split, page
 
 
-def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords: Optional[frozenset[str]]):
-    """The whole C4 graph for one profile; returns a PCollection of (split, page)."""
+def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
+             input_format: str = "wet", html_extractor: str = html_text.DEFAULT_EXTRACTOR,
+             make_identifier=None):
+    """The whole C4 graph for one profile; returns a PCollection of (split, page).
+
+    ``input_format="warc"`` reads HTML response records of WARC files instead of WET
+    files (text extracted by ``html_extractor``). For a multilingual profile (mC4),
+    ``badwords`` maps language → words (``mc4.load_mc4_badwords``) and ``make_identifier``
+    replaces gcld3; splits are then ``<lang>`` / ``<lang>-validation``.
+    """
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"unknown input format {input_format!r}; choose from {', '.join(INPUT_FORMATS)}")
+    if input_format == "warc":
+        html_text.check_extractor(html_extractor)  # fail at graph construction, not in a worker
+        reader = ReadWarcFile(profile, html_extractor)
+    else:
+        reader = ReadWetFile(profile)
     pages = (
         pipeline
         | "ListWetFiles" >> beam.Create(sorted(wet_paths))
         | "SpreadFiles" >> beam.Reshuffle()
-        | "ReadPages" >> beam.ParDo(ReadWetFile(profile))
+        | "ReadPages" >> beam.ParDo(reader)
         | "DedupeUrls" >> DedupeUrls(profile)
     )
+    if profile.multilingual:
+        return _build_mc4_tail(pages, profile, badwords, make_identifier)
     if profile.clean:
         line_badwords = badwords if profile.badwords == "line" else None
         pages = pages | "CleanPages" >> beam.ParDo(CleanPages(profile, line_badwords))
-    if profile.dedupe:
+    if profile.dedupe and profile.dedup == "three-sentence-spans":
+        pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
+    elif profile.dedupe:
         pages = pages | "DedupeLines" >> DedupeLines(profile)
     pages = pages | "DetectEnglish" >> beam.ParDo(DetectEnglish(profile.langdetect_min_probability))
     if profile.badwords == "page":
         pages = pages | "FilterBadwords" >> beam.ParDo(FilterBadwords(badwords, profile.badwords_filter_fraction))
     return pages | "AssignSplit" >> beam.ParDo(AssignSplit())
+
+
+def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier):
+    """mC4 after URL dedup: paragraph filter → (clean) → dedup → CLD3 → bad words → splits."""
+    if make_identifier is None:
+        mc4.check_gcld3()  # LanguageIdUnavailable with the install commands, before the run
+    if profile.paragraph_filter:
+        pages = pages | "ParagraphFilter" >> beam.ParDo(ParagraphFilter())
+    if profile.clean:
+        pages = pages | "CleanPages" >> beam.ParDo(CleanPages(profile))
+    if profile.dedupe and profile.dedup == "three-sentence-spans":
+        pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
+    elif profile.dedupe:
+        pages = pages | "DedupeLines" >> DedupeLines(profile)
+    pages = pages | "PredictLanguage" >> beam.ParDo(
+        PredictLanguage(profile.cld3_min_probability, make_identifier))
+    if profile.badwords == "page" and profile.badwords_filter_fraction > 0:
+        if not isinstance(badwords, dict):
+            raise ValueError("a multilingual profile needs badwords as {language: words} (mc4.load_mc4_badwords)")
+        pages = pages | "FilterBadwords" >> beam.ParDo(
+            FilterBadwordsByLanguage(badwords, profile.badwords_filter_fraction))
+    return pages | "AssignSplit" >> beam.ParDo(AssignMc4Split())
