@@ -27,3 +27,16 @@ def require_shared() -> Path:
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return require_shared()
+
+
+@pytest.fixture(scope="session")
+def realweb_noblocklist_build(tmp_path_factory) -> Path:
+    """`c4forge build --noblocklist --format both` of the real-web WET (290 documents, all in
+    train), built once per test session for the vocabulary and pretraining tests. Read-only."""
+    from c4forge.pipeline import cli
+
+    require_shared()
+    out = tmp_path_factory.mktemp("realweb-noblocklist")
+    assert cli.main(["build", "--input", str(REALWEB_WET), "--output", str(out), "--badwords-dir",
+                     str(BADWORDS_DIR), "--noblocklist", "--format", "both"]) == 0
+    return out

@@ -32,7 +32,6 @@ from c4forge.pretrain.token_cache import build_token_store, cache_dir
 from c4forge.pretrain.vocab import load_vocab
 from c4forge.tokenizer_training.corpus import find_corpus
 
-from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
 
 pytestmark = pytest.mark.slow
 @pytest.fixture(autouse=True)
@@ -76,12 +75,9 @@ def train_vocabulary(corpus: Path, directory: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def realweb(tmp_path_factory) -> Realweb:
-    require_shared()
+def realweb(tmp_path_factory, realweb_noblocklist_build) -> Realweb:
     root = tmp_path_factory.mktemp("pretrain")
-    corpus = root / "corpus"
-    assert cli.main(["build", "--input", str(REALWEB_WET), "--output", str(corpus),
-                     "--badwords-dir", str(BADWORDS_DIR), "--noblocklist"]) == 0
+    corpus = realweb_noblocklist_build
     train_vocabulary(corpus, root / "vocab")
     return Realweb(corpus, root / "vocab", root / "token-cache", root)
 

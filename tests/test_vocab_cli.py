@@ -16,7 +16,6 @@ from c4forge.tokenizer_training.corpus import find_corpus
 from c4forge.tokenizer_training.hf_export import load_hf_tokenizer
 from c4forge.tokenizer_training.sampling import measure_sample, read_sample_info, write_sample
 
-from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
 
 FAST = ["--threads", "2"]
 
@@ -133,12 +132,8 @@ def test_choose_eval_text_without_validation_or_heldout(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def realweb(tmp_path_factory) -> Path:
-    require_shared()
-    out = tmp_path_factory.mktemp("realweb")
-    assert cli.main(["build", "--input", str(REALWEB_WET), "--output", str(out), "--badwords-dir",
-                     str(BADWORDS_DIR), "--noblocklist", "--format", "both"]) == 0
-    return out
+def realweb(realweb_noblocklist_build) -> Path:
+    return realweb_noblocklist_build
 
 
 def shard_bytes(directory: Path) -> dict[str, bytes]:

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.pipeline import cli
 from c4forge.tokenizer_training.corpus import find_corpus
 from c4forge.tokenizer_training.hf_export import export_hf_tokenizer, load_hf_tokenizer
 from c4forge.tokenizer_training.sampling import measure_sample, write_sample
 from c4forge.tokenizer_training.trainer import TrainerOptions, check_t5_layout, train_from_shards
 
-from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
 
 pytestmark = pytest.mark.slow
 VOCAB = 2000
@@ -31,12 +29,8 @@ TRICKY = [
 
 
 @pytest.fixture(scope="module")
-def realweb(tmp_path_factory) -> Path:
-    require_shared()
-    out = tmp_path_factory.mktemp("realweb")
-    assert cli.main(["build", "--input", str(REALWEB_WET), "--output", str(out), "--badwords-dir",
-                     str(BADWORDS_DIR), "--noblocklist", "--format", "both"]) == 0
-    return out
+def realweb(realweb_noblocklist_build) -> Path:
+    return realweb_noblocklist_build
 
 
 @pytest.fixture(scope="module")
