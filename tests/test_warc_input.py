@@ -215,3 +215,15 @@ def test_warc_build_keeps_the_published_c4_documents():
                | beam.Map(lambda kv: (kv[1].url, kv[1].text)))
         # measured: the 252 published documents, text for text
         assert_that(out, equal_to([(d["url"], d["text"]) for d in expected]))
+
+
+def test_trafilatura_extracts_the_main_content_one_block_per_line():
+    pytest.importorskip("trafilatura", reason="trafilatura (the c4forge[trafilatura] extra) is not installed")
+    paragraphs = [f"Paragraph {i} of the article says something long enough to count as content here." for i in range(6)]
+    html = ("<html><head><title>t</title></head><body><nav>Home | About | Contact</nav><article>"
+            + "".join(f"<p>{p}</p>" for p in paragraphs)
+            + "</article><footer>Copyright footer</footer></body></html>")
+    text = html_text.extract_text(html, "trafilatura")
+    lines = text.split("\n")
+    assert lines == paragraphs
+    assert "Home | About" not in text and "footer" not in text
