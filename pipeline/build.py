@@ -6,7 +6,8 @@ import dataclasses
 import json
 import logging
 import time
-from typing import Optional, Sequence
+from datetime import datetime, timezone
+from typing import Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -16,6 +17,7 @@ from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, Profile, get_profile
 
 from . import report as report_lib
+from .errors import BuildError
 from .graph import build_c4
 from .sinks import WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of, TfdsMetadata
 
@@ -24,10 +26,6 @@ logger = logging.getLogger(__name__)
 FORMATS = ("tfrecord", "jsonl")
 REPORT_NAME = "c4forge-report.json"
 DEFAULT_RUNNER = "FnApiRunner"  # Beam's default DirectRunner first tries to download Prism
-
-
-class BuildError(RuntimeError):
-    """A mistake in the request (no input, existing output): shown without a traceback."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +54,12 @@ def with_default_runner(beam_args: Sequence[str]) -> list[str]:
 
 def expand_inputs(patterns: Sequence[str]) -> list[str]:
     """Paths and globs on any Beam filesystem → sorted distinct file paths."""
+    from .access_errors import explained_access_errors
+
     paths = set()
     for pattern in patterns:
-        results = FileSystems.match([pattern])
+        with explained_access_errors(pattern):
+            results = FileSystems.match([pattern])
         found = [m.path for r in results for m in r.metadata_list]
         if not found:
             raise BuildError(f"--input {pattern!r} matches no file")
@@ -74,10 +75,7 @@ def jsonl_dir(output: str, profile: Profile) -> str:
     return FileSystems.join(output, profile.tfds_config)  # allenai/c4 layout: en/c4-train...
 
 
-def check_output_free(config: BuildConfig, profile: Profile) -> None:
-    """Refuse to mix a new build into an existing one unless --overwrite."""
-    if config.overwrite:
-        return
+def _existing_build_files(config: BuildConfig, profile: Profile) -> list[str]:
     taken = []
     if "tfrecord" in config.formats:
         info = FileSystems.join(dataset_dir_of(config.output, tfds_metadata(profile)), "dataset_info.json")
@@ -87,8 +85,54 @@ def check_output_free(config: BuildConfig, profile: Profile) -> None:
         pattern = FileSystems.join(jsonl_dir(config.output, profile), "c4-*.json.gz")
         if any(r.metadata_list for r in FileSystems.match([pattern])):
             taken.append(pattern)
+    return taken
+
+
+def describe_existing_build(output: str) -> str:
+    """What the report of the build in ``output`` says it is, in one line."""
+    path = FileSystems.join(output, REPORT_NAME)
+    try:
+        with FileSystems.open(path) as f:
+            report = json.loads(f.read().decode("utf-8"))
+        config = report["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no readable c4forge-report.json beside it (an unfinished build, or not c4forge's)"
+    inputs = config.get("inputs") or []
+    names = ", ".join(str(i).rsplit("/", 1)[-1] for i in inputs[:2]) + (", ..." if len(inputs) > 2 else "")
+    examples = {s["split"]: s["num_examples"] for s in report.get("splits", []) if s.get("num_examples")}
+    splits = ", ".join(f"{split} {count:,}" for split, count in examples.items())  # once, whatever the formats
+    fetched = report.get("fetch") or {}
+    origin = f"{fetched['crawl']} entries {fetched['segments']}" if fetched else f"{len(inputs)} WET file(s) ({names})"
+    finished = config.get("finished_at", "at an unknown time")
+    return (f"profile {config.get('profile')}, {'+'.join(config.get('formats', []))}, built from {origin}, "
+            f"{splits or '0 examples'}, finished {finished}")
+
+
+def check_output_free(config: BuildConfig, profile: Profile) -> None:
+    """Refuse to mix a new build into an existing one unless --overwrite."""
+    if config.overwrite:
+        return
+    taken = _existing_build_files(config, profile)
     if taken:
-        raise BuildError(f"output already holds a build ({', '.join(taken)}); pass --overwrite to replace it")
+        raise BuildError(f"--output {config.output} already holds a build ({describe_existing_build(config.output)}; "
+                         f"found {', '.join(taken)}); pass --overwrite to replace it, or choose another --output")
+
+
+def check_output_writable(output: str) -> None:
+    """Creates and deletes a probe file, so that a missing credential or permission fails
+    here rather than after the pipeline ran (on Dataflow: after workers were paid for)."""
+    probe = FileSystems.join(output, f".c4forge-write-probe-{int(time.time() * 1e6)}")
+    with FileSystems.create(probe) as f:
+        f.write(b"probe\n")
+    FileSystems.delete([probe])
+
+
+def check_output(config: BuildConfig, profile: Profile) -> None:
+    from .access_errors import explained_access_errors
+
+    with explained_access_errors(config.output):
+        check_output_free(config, profile)
+        check_output_writable(config.output)
 
 
 def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile: Profile, badwords):
@@ -115,30 +159,41 @@ def metric_counters(result) -> dict[str, int]:
     return counters
 
 
-def run_build(config: BuildConfig, beam_args: Sequence[str] = ()) -> dict:
+def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Optional[Sequence[str]] = None,
+              fetch_report: Optional[Mapping] = None) -> dict:
+    """``wet_files``: exact file paths (from a crawl listing), used without matching each one
+    (a match is one request per file on s3). ``fetch_report`` becomes the report's ``fetch``."""
+    from .access_errors import explained_access_errors
+
+    options = PipelineOptions(with_default_runner(beam_args))
+    FileSystems.set_options(options)  # s3:// and gs:// on this machine read their options from here
     profile = config.resolved_profile()
-    wet_paths = expand_inputs(config.inputs)
-    check_output_free(config, profile)
+    wet_paths = sorted(wet_files) if wet_files is not None else expand_inputs(config.inputs)
+    check_output(config, profile)
     badwords = load_badwords("en", config.badwords_dir) if profile.badwords else None
     logger.info("building %s from %d WET file(s) into %s", profile.name, len(wet_paths), config.output)
 
     summary_prefix = FileSystems.join(config.output, f".c4forge-summaries-{int(time.time() * 1e6)}")
     started = time.time()
-    pipeline = beam.Pipeline(options=PipelineOptions(with_default_runner(beam_args)))
+    pipeline = beam.Pipeline(options=options)
     (build_pipeline(pipeline, config, wet_paths, profile, badwords)
      | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
      | "WriteSummaries" >> beam.io.WriteToText(summary_prefix, num_shards=1, shard_name_template=""))
-    result = pipeline.run()
-    result.wait_until_finish()
-    splits = _read_and_delete(summary_prefix)
+    with explained_access_errors(config.output):
+        result = pipeline.run()
+        result.wait_until_finish()
+        splits = _read_and_delete(summary_prefix)
 
     report = report_lib.make_report(metric_counters(result), splits, {
         **dataclasses.asdict(config),
         "profile_resolved": dataclasses.asdict(profile),
         "wet_files": len(wet_paths),
         "wall_seconds": round(time.time() - started, 1),
+        "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     })
-    with FileSystems.create(FileSystems.join(config.output, REPORT_NAME)) as f:
+    if fetch_report is not None:
+        report["fetch"] = dict(fetch_report)
+    with explained_access_errors(config.output), FileSystems.create(FileSystems.join(config.output, REPORT_NAME)) as f:
         f.write(report_lib.to_json(report).encode("utf-8"))
     return report
 

@@ -6,13 +6,17 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, PROFILES
 
 
-def _add_build_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", action="append", required=True, metavar="PATH_OR_GLOB",
+def _add_input_argument(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--input", action="append", required=required, metavar="PATH_OR_GLOB",
                    help="WET file(s): local, gs://, s3://; globs allowed; repeatable")
+
+
+def _add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
                    help="which C4 to reproduce (default %(default)s)")
     p.add_argument("--noclean", action="store_true", help="allenai en.noclean: no cleaning, dedup or bad-words filter")
@@ -25,29 +29,90 @@ def _add_build_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: download the pinned file, sha256-checked, cached)")
 
 
+def _add_crawl_arguments(p: argparse.ArgumentParser) -> None:
+    from .fetch import DEFAULT_BASE_URL, SOURCES, RetryPolicy
+
+    policy = RetryPolicy()
+    g = p.add_argument_group("Common Crawl input (instead of --input)")
+    g.add_argument("--crawl", metavar="CC-MAIN-YYYY-WW", help="read the crawl's wet.paths.gz, e.g. CC-MAIN-2019-18 "
+                   "(the crawl of c4/en)")
+    g.add_argument("--wet-paths", metavar="FILE", help="a copy of the crawl's wet.paths(.gz) to use instead of "
+                   "fetching it (local, gs://, s3://)")
+    g.add_argument("--segments", metavar="A:B", help="which lines of wet.paths (one WET file each, counted from 0): "
+                   "A:B is lines A..B-1, N is line N alone, A: and : run to the end. Not Common Crawl's "
+                   "segment directories")
+    g.add_argument("--source", choices=SOURCES, default="https", help="https: download into --cache-dir, then "
+                   "build; s3: Beam reads s3://commoncrawl directly (needs c4forge[aws] and AWS credentials) "
+                   "(default %(default)s)")
+    g.add_argument("--cc-base-url", default=DEFAULT_BASE_URL, help="HTTPS root of the crawl data (default %(default)s)")
+    g.add_argument("--cache-dir", type=Path, help="where downloaded WET files are kept, in the bucket's layout "
+                   "(default: $C4FORGE_CACHE_DIR/commoncrawl or ~/.cache/c4forge/commoncrawl)")
+    g.add_argument("--fetch-attempts", type=int, default=policy.attempts,
+                   help="tries per file before giving up (default %(default)s)")
+    g.add_argument("--fetch-backoff", type=float, default=policy.backoff_s, metavar="SECONDS",
+                   help="first retry delay, doubled per failure up to 60 s; a Retry-After header wins "
+                        "(default %(default)s)")
+    g.add_argument("--fetch-timeout", type=float, default=policy.timeout_s, metavar="SECONDS",
+                   help="socket timeout for connecting and for each read (default %(default)s)")
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default="tfrecord", choices=["tfrecord", "jsonl", "both"],
+                   help="tfrecord: TFDS layout <output>/c4/<config>/<version>; jsonl: allenai layout "
+                        "<output>/<config>/c4-<split>.NNNNN-of-NNNNN.json.gz")
+    p.add_argument("--num-shards", type=int, help="shards per split (default: TFDS's rule from the data size)")
+    p.add_argument("--overwrite", action="store_true", help="replace a build already in --output")
+
+
+def _add_run_all_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("vocabulary and pretraining (unset: `c4forge vocab` / `c4forge pretrain` defaults)")
+    g.add_argument("--vocab-size", type=int, help="sentencepiece pieces")
+    g.add_argument("--sentences", type=int, help="lines sampled for the vocabulary")
+    g.add_argument("--model", help="T5 shape, e.g. tiny or t5-v1_1-small")
+    g.add_argument("--steps", type=int, help="optimizer steps")
+    g.add_argument("--batch-size", type=int, help="sequences per optimizer step")
+    g.add_argument("--device", choices=["auto", "cuda", "cpu"])
+    g.add_argument("--cpu-threads", type=int, help="torch threads per process")
+    g.add_argument("--vocab-args", default="", metavar="'ARGS'",
+                   help="more `c4forge vocab` flags, as one quoted string, e.g. '--threads 4 --seed 1'")
+    g.add_argument("--pretrain-args", default="", metavar="'ARGS'",
+                   help="more `c4forge pretrain` flags, as one quoted string, e.g. '--optimizer adamwscale --lr 0.01'")
+
+
+BEAM_EPILOG = ("Any other --option is passed to Beam (e.g. --runner=DataflowRunner --project=...). "
+               "Default runner: FnApiRunner in-process; add --direct_running_mode=multi_processing "
+               "--direct_num_workers=N for several processes.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c4forge", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="build a C4 corpus from WET files (a Beam pipeline)",
-                       epilog="Any other --option is passed to Beam (e.g. --runner=DataflowRunner --project=...). "
-                              "Default runner: FnApiRunner in-process; add --direct_running_mode=multi_processing "
-                              "--direct_num_workers=N for several processes.")
-    _add_build_arguments(b)
+    b = sub.add_parser("build", help="build a C4 corpus from WET files (a Beam pipeline)", epilog=BEAM_EPILOG)
+    _add_input_argument(b, required=False)
+    _add_profile_arguments(b)
     b.add_argument("--output", required=True, help="output directory (local, gs://, s3://)")
-    b.add_argument("--format", default="tfrecord", choices=["tfrecord", "jsonl", "both"],
-                   help="tfrecord: TFDS layout <output>/c4/<config>/<version>; jsonl: allenai layout "
-                        "<output>/<config>/c4-<split>.NNNNN-of-NNNNN.json.gz")
-    b.add_argument("--num-shards", type=int, help="shards per split (default: TFDS's rule from the data size)")
-    b.add_argument("--overwrite", action="store_true", help="replace a build already in --output")
+    _add_output_arguments(b)
+    _add_crawl_arguments(b)
 
     pa = sub.add_parser("parity", help="run the TFDS reference functions and c4forge on the same input and diff them")
-    _add_build_arguments(pa)
+    _add_input_argument(pa, required=True)
+    _add_profile_arguments(pa)
     pa.add_argument("--expected", help="optional JSONL of expected documents (url, text, timestamp, split) "
                     "to compare both against, e.g. realweb-dev.c4-tfds-3.1.0.jsonl")
     pa.add_argument("--expected-counters", help="optional counters JSON to compare both against")
     pa.add_argument("--examples", type=int, default=5, help="differences shown per kind")
+
+    r = sub.add_parser("run-all", help="WET files to a trained checkpoint: build, vocab and pretrain in a row",
+                       epilog="Writes OUTPUT/corpus, OUTPUT/vocab, OUTPUT/model (final/ = the checkpoint) and "
+                              "OUTPUT/token-cache. Other --options go to Beam, for the build.")
+    _add_input_argument(r, required=False)
+    _add_profile_arguments(r)
+    r.add_argument("--output", required=True, help="run directory (local)")
+    _add_output_arguments(r)
+    _add_crawl_arguments(r)
+    _add_run_all_arguments(r)
 
     # Later stages register their own subcommands; each sets ``func(args, extra_argv) -> int``.
     from c4forge.pretrain.cli import add_pretrain_parser
@@ -75,10 +140,14 @@ def main(argv=None) -> int:
             return _build(args, beam_args)
         if args.command == "parity":
             return _parity(args, beam_args)
+        if args.command == "run-all":
+            from .run_all import run_all
+
+            return run_all(args, beam_args, build_corpus=_build_corpus, parse_stage=build_parser().parse_args)
         if hasattr(args, "func"):
             return args.func(args, beam_args)
     except Exception as e:  # noqa: BLE001
-        from .build import BuildError
+        from .errors import BuildError
         from c4forge.cleaning_rules.badwords import BadwordsError
 
         if isinstance(e, (BuildError, BadwordsError, ValueError)) and not args.verbose:
@@ -89,18 +158,68 @@ def main(argv=None) -> int:
     return 2
 
 
-def _build(args, beam_args) -> int:
-    from .build import BuildConfig, run_build
-    from .report import format_table
+def _crawl_request(args):
+    from .fetch import CrawlRequest, RetryPolicy
 
+    if args.fetch_attempts < 1 or args.fetch_backoff < 0 or args.fetch_timeout <= 0:
+        from .errors import BuildError
+
+        raise BuildError("--fetch-attempts must be >= 1, --fetch-backoff >= 0 and --fetch-timeout > 0")
+    policy = RetryPolicy(attempts=args.fetch_attempts, backoff_s=args.fetch_backoff, timeout_s=args.fetch_timeout)
+    return CrawlRequest(segments=args.segments, crawl=args.crawl, wet_paths=args.wet_paths, source=args.source,
+                        base_url=args.cc_base_url, cache_dir=args.cache_dir, policy=policy)
+
+
+def _wet_inputs(args, beam_args):
+    """(inputs for the report, exact WET files or None to match --input, fetch report or None)."""
+    from .errors import BuildError
+
+    crawl_wanted = bool(args.crawl or args.wet_paths)
+    if args.input and crawl_wanted:
+        raise BuildError("--input reads WET files you have; --crawl/--wet-paths fetch Common Crawl's: "
+                         "pass one or the other")
+    if args.input:
+        if args.segments is not None:
+            raise BuildError("--segments selects lines of a crawl's wet.paths: it needs --crawl or --wet-paths")
+        return tuple(args.input), None, None
+    if not crawl_wanted:
+        raise BuildError("no input: pass WET files with --input, "
+                         "or a crawl with --crawl CC-MAIN-YYYY-WW --segments A:B")
+    if args.segments is None:
+        raise BuildError("--crawl/--wet-paths need --segments: A:B takes lines A..B-1 of wet.paths.gz (one WET file "
+                         "each), e.g. 0:1 for the first; ':' takes all of them")
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from .build import with_default_runner
+    from .fetch import resolve_crawl_inputs
+
+    FileSystems.set_options(PipelineOptions(with_default_runner(beam_args)))  # s3 options, for the listing
+    crawl_inputs = resolve_crawl_inputs(_crawl_request(args))
+    return tuple(crawl_inputs.files), crawl_inputs.files, crawl_inputs.report
+
+
+def _build_corpus(args, beam_args, output: str) -> dict:
+    from .build import BuildConfig, run_build
+
+    inputs, wet_files, fetch_report = _wet_inputs(args, beam_args)
     formats = ("tfrecord", "jsonl") if args.format == "both" else (args.format,)
     config = BuildConfig(
-        inputs=tuple(args.input), output=args.output, profile=args.profile, noclean=args.noclean,
+        inputs=inputs, output=output, profile=args.profile, noclean=args.noclean,
         noblocklist=args.noblocklist, wet_quirks=args.wet_quirks, badwords_dir=args.badwords_dir,
         formats=formats, num_shards=args.num_shards, overwrite=args.overwrite,
     )
-    report = run_build(config, beam_args)
+    return run_build(config, beam_args, wet_files=wet_files, fetch_report=fetch_report)
+
+
+def _build(args, beam_args) -> int:
+    from .fetch import format_fetch_line
+    from .report import format_table
+
+    report = _build_corpus(args, beam_args, args.output)
     print(format_table(report))
+    if "fetch" in report:
+        print(format_fetch_line(report["fetch"]))
     print(f"report: {args.output.rstrip('/')}/c4forge-report.json")
     return 0
 

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs c4forge's pipeline with the `python` on PATH: the package and its runtime pins only
+# (no [train]/[test] extras, so no torch, transformers or CUDA), then checks the result.
+# The one list of install steps for the pipeline image: the Dockerfile runs it inside
+# apache/beam_python3.11_sdk, and tests/test_docker.py runs it in a fresh virtualenv.
+# Usage: install-pipeline-image.sh SOURCE_DIR   (a directory laid out as the Dockerfile's COPY lines)
+set -eu
+src=${1:?usage: install-pipeline-image.sh SOURCE_DIR}
+
+python -m pip install "$src"
+python -m pip check
+# Keeps the image lean: fail the build if a dependency ever drags torch in.
+python -c 'import importlib.util, sys; sys.exit("torch got installed" if importlib.util.find_spec("torch") else 0)'
+c4forge --help >/dev/null

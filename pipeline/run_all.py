@@ -1,0 +1,86 @@
+"""``c4forge run-all``: WET files → corpus → vocabulary → T5 checkpoint in one command.
+
+Each stage runs through its own command's parser and run function (``c4forge vocab``,
+``c4forge pretrain``), so run-all has the same defaults, checks and outputs as the three
+commands typed one after the other:
+
+    c4forge build    --input ... --output OUT/corpus
+    c4forge vocab    --corpus OUT/corpus --output OUT/vocab
+    c4forge pretrain --corpus OUT/corpus --vocab OUT/vocab --output OUT/model --token-cache OUT/token-cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import time
+from typing import Callable, Sequence
+
+logger = logging.getLogger(__name__)
+
+# run-all flag → the stage flag it sets; unset flags are left to the stage's default.
+VOCAB_FLAGS = {"vocab_size": "--vocab-size", "sentences": "--sentences"}
+PRETRAIN_FLAGS = {"model": "--model", "steps": "--steps", "batch_size": "--batch-size", "device": "--device",
+                  "cpu_threads": "--cpu-threads"}
+
+
+def stage_dirs(output: str) -> dict[str, str]:
+    return {name: os.path.join(output, name) for name in ("corpus", "vocab", "model", "token-cache")}
+
+
+def _set_flags(args: argparse.Namespace, flags: dict[str, str]) -> list[str]:
+    argv = []
+    for attribute, flag in flags.items():
+        value = getattr(args, attribute)
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def vocab_argv(args: argparse.Namespace, dirs: dict[str, str]) -> list[str]:
+    argv = ["vocab", "--corpus", dirs["corpus"], "--output", dirs["vocab"], *_set_flags(args, VOCAB_FLAGS)]
+    if args.overwrite:
+        argv.append("--overwrite")
+    return argv + shlex.split(args.vocab_args)
+
+
+def pretrain_argv(args: argparse.Namespace, dirs: dict[str, str]) -> list[str]:
+    # The token cache lives in the run directory, so one run is one folder to keep or delete.
+    return ["pretrain", "--corpus", dirs["corpus"], "--vocab", dirs["vocab"], "--output", dirs["model"],
+            "--token-cache", dirs["token-cache"], *_set_flags(args, PRETRAIN_FLAGS), *shlex.split(args.pretrain_args)]
+
+
+def _run_stage(name: str, argv: list[str], parse_stage: Callable[[list[str]], argparse.Namespace]) -> int:
+    logger.info("run-all: c4forge %s", shlex.join(argv))
+    started = time.time()
+    stage_args = parse_stage(argv)
+    code = stage_args.func(stage_args, [])
+    logger.info("run-all: %s finished in %.1f s (exit code %d)", name, time.time() - started, code)
+    return code
+
+
+def run_all(args: argparse.Namespace, beam_args: Sequence[str], build_corpus: Callable,
+            parse_stage: Callable[[list[str]], argparse.Namespace]) -> int:
+    """``build_corpus(args, beam_args, output) -> report`` is `c4forge build`'s own function;
+    ``parse_stage(argv)`` is the c4forge parser, whose vocab/pretrain subcommands set ``func``."""
+    from .fetch import format_fetch_line
+    from .report import format_table
+
+    dirs = stage_dirs(args.output)
+    # Parse both later stages first: a typo in --pretrain-args should not cost a build.
+    for argv in (vocab_argv(args, dirs), pretrain_argv(args, dirs)):
+        parse_stage(argv)
+    started = time.time()
+    report = build_corpus(args, beam_args, dirs["corpus"])
+    print(format_table(report))
+    if "fetch" in report:
+        print(format_fetch_line(report["fetch"]))
+    for name, argv in (("vocab", vocab_argv(args, dirs)), ("pretrain", pretrain_argv(args, dirs))):
+        code = _run_stage(name, argv, parse_stage)
+        if code != 0:
+            return code
+    print(f"run-all: corpus {dirs['corpus']}, vocabulary {dirs['vocab']}, checkpoint "
+          f"{os.path.join(dirs['model'], 'final')} ({time.time() - started:.0f} s)")
+    return 0
