@@ -13,13 +13,14 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from c4forge.cleaning_rules import mc4
 from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, Profile, get_profile
 
 from . import report as report_lib
 from .errors import BuildError
 from .graph import build_c4
-from .sinks import WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of, TfdsMetadata
+from .sinks import SPLITS, WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of, TfdsMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,13 @@ class BuildConfig:
     formats: tuple[str, ...] = ("tfrecord",)
     num_shards: Optional[int] = None
     overwrite: bool = False
+    dedup: Optional[str] = None  # None: the profile's ("lines"); or "three-sentence-spans"
+    input_format: str = "wet"  # or "warc": HTML response records, text extracted
+    html_extractor: str = "resiliparse"
 
     def resolved_profile(self) -> Profile:
-        return get_profile(self.profile).with_switches(self.noclean, self.noblocklist, self.wet_quirks)
+        return get_profile(self.profile).with_switches(self.noclean, self.noblocklist, self.wet_quirks,
+                                                       dedup=self.dedup)
 
 
 def with_default_runner(beam_args: Sequence[str]) -> list[str]:
@@ -135,18 +140,27 @@ def check_output(config: BuildConfig, profile: Profile) -> None:
         check_output_writable(config.output)
 
 
+def load_profile_badwords(profile: Profile, badwords_dir: Optional[str]):
+    """The en list, or for mC4 every pinned language's list; None without a bad-words filter."""
+    if not profile.badwords:
+        return None
+    return mc4.load_mc4_badwords(badwords_dir) if profile.multilingual else load_badwords("en", badwords_dir)
+
+
 def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile: Profile, badwords):
     """Graph + sinks; returns the PCollection of per-split summaries."""
-    split_pages = build_c4(pipeline, wet_paths, profile, badwords)
+    split_pages = build_c4(pipeline, wet_paths, profile, badwords,
+                           input_format=config.input_format, html_extractor=config.html_extractor)
+    splits = mc4.mc4_split_names() if profile.multilingual else SPLITS
     summaries = []
     if "tfrecord" in config.formats:
         meta = tfds_metadata(profile)
         summaries.append(split_pages | "WriteTfds" >> WriteTfdsDataset(
             config.output, name=meta.name, config=meta.config, version=meta.version,
-            num_shards=config.num_shards))
+            num_shards=config.num_shards, splits=splits))
     if "jsonl" in config.formats:
         summaries.append(split_pages | "WriteJsonl" >> WriteJsonlSplits(
-            jsonl_dir(config.output, profile), num_shards=config.num_shards))
+            jsonl_dir(config.output, profile), num_shards=config.num_shards, splits=splits))
     return summaries | "AllSummaries" >> beam.Flatten()
 
 
@@ -170,8 +184,9 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
     profile = config.resolved_profile()
     wet_paths = sorted(wet_files) if wet_files is not None else expand_inputs(config.inputs)
     check_output(config, profile)
-    badwords = load_badwords("en", config.badwords_dir) if profile.badwords else None
-    logger.info("building %s from %d WET file(s) into %s", profile.name, len(wet_paths), config.output)
+    badwords = load_profile_badwords(profile, config.badwords_dir)
+    logger.info("building %s from %d %s file(s) into %s", profile.name, len(wet_paths),
+                config.input_format.upper(), config.output)
 
     summary_prefix = FileSystems.join(config.output, f".c4forge-summaries-{int(time.time() * 1e6)}")
     started = time.time()

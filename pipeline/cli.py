@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, PROFILES
+from c4forge.cleaning_rules.profiles import ALL_PROFILES, DEDUP_MODES, DEFAULT_PROFILE
 
 
 def _add_input_argument(p: argparse.ArgumentParser, required: bool) -> None:
@@ -17,8 +17,10 @@ def _add_input_argument(p: argparse.ArgumentParser, required: bool) -> None:
 
 
 def _add_profile_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES),
-                   help="which C4 to reproduce (default %(default)s)")
+    p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(ALL_PROFILES),
+                   help="which C4 to reproduce (default %(default)s; mc4-3.1.0 needs gcld3)")
+    p.add_argument("--dedup", choices=DEDUP_MODES,
+                   help="lines: C4's code (default); three-sentence-spans: the T5 paper's wording (c4 1.0.0)")
     p.add_argument("--noclean", action="store_true", help="allenai en.noclean: no cleaning, dedup or bad-words filter")
     p.add_argument("--noblocklist", action="store_true", help="allenai en.noblocklist: no bad-words filter")
     p.add_argument("--wet-quirks", dest="wet_quirks", action="store_true", default=None,
@@ -27,6 +29,14 @@ def _add_profile_arguments(p: argparse.ArgumentParser) -> None:
                    help="one page per record, every body line kept, decode errors skip a record not a file")
     p.add_argument("--badwords-dir", help="offline copy of the LDNOOBW lists laid out as <commit>/<lang> "
                    "(default: download the pinned file, sha256-checked, cached)")
+
+
+def _add_input_format_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-format", choices=("wet", "warc"), default="wet",
+                   help="wet: Common Crawl text records; warc: HTML response records, text extracted")
+    p.add_argument("--html-extractor", choices=("resiliparse", "trafilatura"), default="resiliparse",
+                   help="with --input-format warc: resiliparse (all visible text, like WET) or "
+                        "trafilatura (main content; pip install 'c4forge[trafilatura]')")
 
 
 def _add_crawl_arguments(p: argparse.ArgumentParser) -> None:
@@ -94,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile_arguments(b)
     b.add_argument("--output", required=True, help="output directory (local, gs://, s3://)")
     _add_output_arguments(b)
+    _add_input_format_arguments(b)
     _add_crawl_arguments(b)
 
     pa = sub.add_parser("parity", help="run the TFDS reference functions and c4forge on the same input and diff them")
@@ -111,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile_arguments(r)
     r.add_argument("--output", required=True, help="run directory (local)")
     _add_output_arguments(r)
+    _add_input_format_arguments(r)
     _add_crawl_arguments(r)
     _add_run_all_arguments(r)
 
@@ -149,8 +161,11 @@ def main(argv=None) -> int:
     except Exception as e:  # noqa: BLE001
         from .errors import BuildError
         from c4forge.cleaning_rules.badwords import BadwordsError
+        from c4forge.cleaning_rules.html_text import ExtractorUnavailable
+        from c4forge.cleaning_rules.mc4 import LanguageIdUnavailable
 
-        if isinstance(e, (BuildError, BadwordsError, ValueError)) and not args.verbose:
+        user_errors = (BuildError, BadwordsError, ValueError, ExtractorUnavailable, LanguageIdUnavailable)
+        if isinstance(e, user_errors) and not args.verbose:
             print(f"c4forge: error: {e}", file=sys.stderr)
             return 2
         raise
@@ -207,7 +222,8 @@ def _build_corpus(args, beam_args, output: str) -> dict:
     config = BuildConfig(
         inputs=inputs, output=output, profile=args.profile, noclean=args.noclean,
         noblocklist=args.noblocklist, wet_quirks=args.wet_quirks, badwords_dir=args.badwords_dir,
-        formats=formats, num_shards=args.num_shards, overwrite=args.overwrite,
+        formats=formats, num_shards=args.num_shards, overwrite=args.overwrite, dedup=args.dedup,
+        input_format=args.input_format, html_extractor=args.html_extractor,
     )
     return run_build(config, beam_args, wet_files=wet_files, fetch_report=fetch_report)
 

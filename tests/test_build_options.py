@@ -1,0 +1,50 @@
+"""`c4forge build` options from issue 7, end to end through the CLI on the shared real pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from c4forge.pipeline import cli
+
+from conftest import BADWORDS_DIR, REALWEB_EXPECTED, REALWEB_WET, SHARED, require_shared
+
+pytestmark = pytest.mark.slow
+REALWEB_WARC = SHARED / "data" / "realweb" / "realweb-dev.warc.gz"
+
+
+def build(out, *extra) -> dict:
+    require_shared()
+    assert cli.main(["build", "--output", str(out), "--badwords-dir", str(BADWORDS_DIR), *extra]) == 0
+    return json.loads((out / "c4forge-report.json").read_text())
+
+
+def test_warc_input_keeps_the_same_documents_as_the_wet_path(tmp_path):
+    pytest.importorskip("resiliparse")
+    report = build(tmp_path, "--input", str(REALWEB_WARC), "--input-format", "warc")
+    expected = {json.loads(l)["url"] for l in REALWEB_EXPECTED.read_text().splitlines()}
+    assert report["pages_kept"] == len(expected) == 252
+    assert report["config"]["input_format"] == "warc"
+
+
+def test_three_sentence_span_dedup_replaces_line_dedup(tmp_path):
+    report = build(tmp_path, "--input", str(REALWEB_WET), "--dedup", "three-sentence-spans")
+    counters = report["counters"]
+    assert not any(k.startswith("dedupe-lines/") for k in counters)
+    assert counters["dedupe-sentences/sentence-filtered:global_duplicate"] > 0
+    assert report["config"]["profile_resolved"]["dedup"] == "three-sentence-spans"
+
+
+def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys):
+    try:
+        import gcld3  # noqa: F401
+        pytest.skip("gcld3 is installed: the error path does not apply")
+    except ImportError:
+        pass
+    require_shared()
+    rc = cli.main(["build", "--input", str(REALWEB_WET), "--output", str(tmp_path),
+                   "--badwords-dir", str(BADWORDS_DIR), "--profile", "mc4-3.1.0"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("c4forge: error:") and "gcld3" in err and "Traceback" not in err
