@@ -37,12 +37,13 @@ CITATION_REGEX = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 # --- line rules: True means the rule removes the line (or the page) -------------------
 
 def has_too_long_word(line: str, max_word_length: int = MAX_WORD_LENGTH) -> bool:
-    return any(len(word) > max_word_length for word in line.split())
+    # No word is longer than its line: most lines need no split at all.
+    return len(line) > max_word_length and any(len(word) > max_word_length for word in line.split())
 
 
 def remove_citations(line: str) -> str:
     """Deletes [1], [edit], [citation needed]; does not re-strip (as TFDS)."""
-    return CITATION_REGEX.sub("", line)
+    return CITATION_REGEX.sub("", line) if "[" in line else line
 
 
 def lacks_end_mark(line: str) -> bool:
@@ -110,21 +111,33 @@ class CleaningRules:
     line_badword_hit: Optional[Callable[[str], bool]] = None
 
 
+class _Keys(dict):
+    """reason -> (counter name, characters counter name), built once per reason."""
+
+    def __missing__(self, reason: str) -> tuple[str, str]:
+        self[reason] = names = (key(CLEAN_PAGE, reason), chars_key(CLEAN_PAGE, reason))
+        return names
+
+
+_KEYS = _Keys()
+
+
 def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[Page]:
     """Returns the cleaned page, or None when a page rule removes it."""
     kept: list[str] = []
-    ns = CLEAN_PAGE
     removed_chars = 0
 
     def drop_line(reason: str, raw: str) -> None:
         nonlocal removed_chars
-        counters[key(ns, reason)] += 1
-        counters[chars_key(ns, reason)] += len(raw)
+        count_name, chars_name = _KEYS[reason]
+        counters[count_name] += 1
+        counters[chars_name] += len(raw)
         removed_chars += len(raw)
 
     def drop_page(reason: str) -> None:
-        counters[key(ns, reason)] += 1
-        counters[chars_key(ns, reason)] += len(page.text) - removed_chars
+        count_name, chars_name = _KEYS[reason]
+        counters[count_name] += 1
+        counters[chars_name] += len(page.text) - removed_chars
 
     for raw in page.text.splitlines():
         line = raw.strip()
@@ -155,9 +168,9 @@ def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[
             drop_page("filtered:badword")
             return None
         kept.append(line)
-        counters[key(ns, "line-passed")] += 1
+        counters[_KEYS["line-passed"][0]] += 1
     if not lines_have_at_least_sentences(kept, rules.min_num_sentences):
         drop_page("filtered:too_few_sentences")
         return None
-    counters[key(ns, "passed")] += 1
+    counters[_KEYS["passed"][0]] += 1
     return page.replace(text="\n".join(kept).strip())

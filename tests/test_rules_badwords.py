@@ -298,3 +298,38 @@ def test_cache_is_verified(tmp_path):
     (cache / bw.EN_COMMIT / "en").write_bytes(b"tampered\n")
     with pytest.raises(bw.BadwordsError, match="sha256"):
         bw.fetch_badwords_file("en", None, cache_dir=cache)
+
+
+def _flat_tfds_regex(words):
+    """The regex TFDS 3.1.0 compiles: a flat alternation of the escaped words."""
+    import re as _re
+
+    return _re.compile(r"(?:\W|^)({})(?:\W|$)".format("|".join(_re.escape(w) for w in words)))
+
+
+def test_prefix_sharing_regex_decides_like_the_flat_tfds_regex_on_real_and_adversarial_text():
+    import random as _random
+    from collections import Counter as _Counter
+
+    from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
+    from c4forge.pipeline.sources import read_wet_pages
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared"
+    if not shared.is_dir():
+        pytest.skip("../shared is absent (a user's machine): needs the word list and real pages")
+    words = bw.load_badwords("en", str(shared / "assets" / "ldnoobw"))
+    ours, tfds = bw.page_badword_regex(words), _flat_tfds_regex(words)
+    texts = [p.text.lower() for p in read_wet_pages(
+        str(shared / "data" / "realweb" / "realweb-dev.warc.wet.gz"), C4_EN_3_1_0, _Counter())]
+    rng = _random.Random(0)
+    pieces = sorted(words) + ["a", "s", "ss", "hole", "_", "é", " ", "\n", ".", "2", "-"]
+    # Words glued to prefixes/suffixes of other words: where a prefix-sharing regex could go wrong.
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(20000)]
+    assert [bool(ours.search(t)) for t in texts] == [bool(tfds.search(t)) for t in texts]
+    assert sum(bool(tfds.search(t)) for t in texts) > 1000  # both outcomes are exercised
+
+
+def test_prefix_sharing_regex_for_words_that_are_prefixes_of_each_other():
+    rx = bw.page_badword_regex({"ass", "asshole", "a s"})
+    assert rx.search("an asshole.") and rx.search("ass") and rx.search("x a s y")
+    assert not rx.search("assh") and not rx.search("asses") and not rx.search("a  s")
