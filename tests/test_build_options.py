@@ -36,15 +36,33 @@ def test_three_sentence_span_dedup_replaces_line_dedup(tmp_path):
     assert report["config"]["profile_resolved"]["dedup"] == "three-sentence-spans"
 
 
-def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys):
-    try:
-        import gcld3  # noqa: F401
-        pytest.skip("gcld3 is installed: the error path does not apply")
-    except ImportError:
-        pass
+def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_gcld3(name, *args, **kwargs):
+        if name == "gcld3":
+            raise ImportError("No module named 'gcld3'")
+        return real_import(name, *args, **kwargs)
+
     require_shared()
+    monkeypatch.setattr(builtins, "__import__", no_gcld3)
     rc = cli.main(["build", "--input", str(REALWEB_WET), "--output", str(tmp_path),
                    "--badwords-dir", str(BADWORDS_DIR), "--profile", "mc4-3.1.0"])
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("c4forge: error:") and "gcld3" in err and "Traceback" not in err
+
+
+def test_mc4_with_cld3_writes_per_language_tfds_splits(tmp_path):
+    pytest.importorskip("gcld3", reason="gcld3 (the c4forge[mc4] extra, built from source) is not installed")
+    report = build(tmp_path, "--input", str(REALWEB_WET), "--profile", "mc4-3.1.0")
+    counters = report["counters"]
+    assert counters["paragraph-filter/filtered"] > 0
+    assert counters["language-filter/passed:de"] > counters["language-filter/passed:en"] > 100
+    assert counters["badwords-filter/filtered"] > 0
+    info = json.loads((tmp_path / "c4" / "multilingual" / "3.1.0" / "dataset_info.json").read_text())
+    splits = {s["name"]: sum(int(n) for n in s["shardLengths"]) for s in info["splits"]}
+    assert splits["de"] > splits["en"] > 100
+    assert sum(splits.values()) == report["pages_kept"]

@@ -75,17 +75,31 @@ def test_predict_language_und_and_drops():
     assert c["language-filter/filtered:ignored_language"] == 1
 
 
-def test_missing_gcld3_names_package_and_commands():
-    try:
-        import gcld3  # noqa: F401
-    except ImportError:
-        with pytest.raises(mc4.LanguageIdUnavailable, match="apt-get install -y protobuf-compiler libprotobuf-dev"):
-            mc4.check_gcld3()
-        with pytest.raises(mc4.LanguageIdUnavailable, match="pip install gcld3"):
-            mc4.gcld3_identifier()
-    else:
-        r = mc4.gcld3_identifier()("Dies ist ein deutscher Satz, der lang genug ist, um erkannt zu werden. " * 3)
-        assert r.language == "de" and r.is_reliable
+def test_missing_gcld3_names_package_and_commands(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_gcld3(name, *args, **kwargs):
+        if name == "gcld3":
+            raise ImportError("No module named 'gcld3'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gcld3)
+    with pytest.raises(mc4.LanguageIdUnavailable, match="apt-get install -y protobuf-compiler libprotobuf-dev"):
+        mc4.check_gcld3()
+    with pytest.raises(mc4.LanguageIdUnavailable, match="pip install gcld3"):
+        mc4.gcld3_identifier()
+
+
+def test_gcld3_identifier_is_tfds_cld3():
+    pytest.importorskip("gcld3", reason="gcld3 (the c4forge[mc4] extra, built from source) is not installed")
+    identify = mc4.gcld3_identifier()
+    german = ("Dies ist ein deutscher Satz, der lang genug ist, um erkannt zu werden. "
+              "Noch ein Satz hier, damit es mehr als hundert Bytes sind.")
+    result = identify(german)
+    assert result.language == "de" and result.is_reliable and result.probability > 0.99
+    assert not identify("zu kurz").is_reliable  # under CLD3's 100-byte minimum
 
 
 def test_splits():
