@@ -40,3 +40,32 @@ def realweb_noblocklist_build(tmp_path_factory) -> Path:
     assert cli.main(["build", "--input", str(REALWEB_WET), "--output", str(out), "--badwords-dir",
                      str(BADWORDS_DIR), "--noblocklist", "--format", "both"]) == 0
     return out
+
+
+@pytest.fixture
+def hide_module(monkeypatch):
+    """``hide_module("gcld3")``: importing that module raises ImportError, as on a machine
+    without the package (sys.modules tricks confuse tfds; the import hook does not)."""
+    import builtins
+
+    real_import = builtins.__import__
+    hidden: set[str] = set()
+
+    def guarded_import(name, *args, **kwargs):
+        if name.split(".")[0] in hidden:
+            raise ImportError(f"No module named {name!r} (hidden by the test)")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", guarded_import)
+    return hidden.add
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Two intra-op threads on a two-core machine shared with other jobs run ~10x slower than one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -36,18 +36,9 @@ def test_three_sentence_span_dedup_replaces_line_dedup(tmp_path):
     assert report["config"]["profile_resolved"]["dedup"] == "three-sentence-spans"
 
 
-def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_gcld3(name, *args, **kwargs):
-        if name == "gcld3":
-            raise ImportError("No module named 'gcld3'")
-        return real_import(name, *args, **kwargs)
-
+def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys, hide_module):
     require_shared()
-    monkeypatch.setattr(builtins, "__import__", no_gcld3)
+    hide_module("gcld3")
     rc = cli.main(["build", "--input", str(REALWEB_WET), "--output", str(tmp_path),
                    "--badwords-dir", str(BADWORDS_DIR), "--profile", "mc4-3.1.0"])
     err = capsys.readouterr().err

@@ -75,17 +75,8 @@ def test_predict_language_und_and_drops():
     assert c["language-filter/filtered:ignored_language"] == 1
 
 
-def test_missing_gcld3_names_package_and_commands(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_gcld3(name, *args, **kwargs):
-        if name == "gcld3":
-            raise ImportError("No module named 'gcld3'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_gcld3)
+def test_missing_gcld3_names_package_and_commands(hide_module):
+    hide_module("gcld3")
     with pytest.raises(mc4.LanguageIdUnavailable, match="apt-get install -y protobuf-compiler libprotobuf-dev"):
         mc4.check_gcld3()
     with pytest.raises(mc4.LanguageIdUnavailable, match="pip install gcld3"):

@@ -33,16 +33,7 @@ from c4forge.pretrain.vocab import load_vocab
 from c4forge.tokenizer_training.corpus import find_corpus
 
 
-pytestmark = pytest.mark.slow
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two intra-op threads on a two-core machine shared with other jobs run ~10x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 REPO = Path(__file__).resolve().parents[1]
 CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
              "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -18,18 +18,11 @@ from c4forge.pretrain.modeling import SpanCorruptionLoss, build_t5, count_parame
 from c4forge.pretrain.optim import AdamWScale, lr_multiplier
 from c4forge.pretrain.span_corruption import corrupt_one
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two intra-op threads on a two-core machine shared with other jobs run ~10x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # HF's google/t5-v1_1-* checkpoints (vocab 32128): the shapes below must give exactly these.
 RELEASED_PARAMETERS = {"t5-v1_1-small": 76_961_152, "t5-v1_1-base": 247_577_856,
                        "t5-v1_1-large": 783_150_080, "t5-v1_1-xl": 2_849_757_184}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("model", sorted(RELEASED_PARAMETERS))

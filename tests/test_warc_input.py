@@ -159,17 +159,8 @@ def test_reader_good_and_bad_files(tmp_path):
     assert read(tmp_path / "missing.warc.gz")[1]["split-wet-file/skipped-file:unreadable"] == 1
 
 
-def test_missing_extractor_names_the_package(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_trafilatura(name, *a, **k):
-        if name == "trafilatura":
-            raise ImportError("no trafilatura")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_trafilatura)
+def test_missing_extractor_names_the_package(hide_module):
+    hide_module("trafilatura")
     with pytest.raises(html_text.ExtractorUnavailable, match="pip install"):
         html_text.check_extractor("trafilatura")
 
