@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -48,7 +50,14 @@ def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys, hide_module):
 
 def test_mc4_with_cld3_writes_per_language_tfds_splits(tmp_path):
     pytest.importorskip("gcld3", reason="gcld3 (the c4forge[mc4] extra, built from source) is not installed")
-    report = build(tmp_path, "--input", str(REALWEB_WET), "--profile", "mc4-3.1.0")
+    require_shared()
+    # In a fresh process: gcld3 and TensorFlow (imported by other tests) each carry a C++
+    # protobuf runtime, and loading both in one process crashes.
+    run = subprocess.run([sys.executable, "-m", "c4forge.pipeline.cli", "build", "--input", str(REALWEB_WET),
+                          "--output", str(tmp_path), "--badwords-dir", str(BADWORDS_DIR),
+                          "--profile", "mc4-3.1.0"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads((tmp_path / "c4forge-report.json").read_text())
     counters = report["counters"]
     assert counters["paragraph-filter/filtered"] > 0
     assert counters["language-filter/passed:de"] > counters["language-filter/passed:en"] > 100

@@ -7,6 +7,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import subprocess
+import sys
+
 import pytest
 
 from c4forge.cleaning_rules import mc4
@@ -85,12 +88,18 @@ def test_missing_gcld3_names_package_and_commands(hide_module):
 
 def test_gcld3_identifier_is_tfds_cld3():
     pytest.importorskip("gcld3", reason="gcld3 (the c4forge[mc4] extra, built from source) is not installed")
-    identify = mc4.gcld3_identifier()
-    german = ("Dies ist ein deutscher Satz, der lang genug ist, um erkannt zu werden. "
-              "Noch ein Satz hier, damit es mehr als hundert Bytes sind.")
-    result = identify(german)
-    assert result.language == "de" and result.is_reliable and result.probability > 0.99
-    assert not identify("zu kurz").is_reliable  # under CLD3's 100-byte minimum
+    # In a fresh process: gcld3 and TensorFlow (imported by other tests) each carry a C++
+    # protobuf runtime, and loading both in one process crashes.
+    script = (
+        "from c4forge.cleaning_rules import mc4\n"
+        "identify = mc4.gcld3_identifier()\n"
+        "r = identify('Dies ist ein deutscher Satz, der lang genug ist, um erkannt zu werden. '\n"
+        "             'Noch ein Satz hier, damit es mehr als hundert Bytes sind.')\n"
+        "print(r.language, r.is_reliable, r.probability > 0.99, identify('zu kurz').is_reliable)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["de", "True", "True", "False"]
 
 
 def test_splits():
