@@ -70,7 +70,6 @@ import random
 import re
 import threading
 import warnings
-from collections import Counter
 from operator import itemgetter
 from typing import Optional
 

@@ -94,18 +94,23 @@ BEAM_EPILOG = ("Any other --option is passed to Beam (e.g. --runner=DataflowRunn
                "--direct_num_workers=N for several processes.")
 
 
+def _add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
+    """What `build` and `run-all` share: inputs, profile, output, formats, crawl."""
+    _add_input_argument(p, required=False)
+    _add_profile_arguments(p)
+    p.add_argument("--output", required=True, help=output_help)
+    _add_output_arguments(p)
+    _add_input_format_arguments(p)
+    _add_crawl_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c4forge", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build a C4 corpus from WET files (a Beam pipeline)", epilog=BEAM_EPILOG)
-    _add_input_argument(b, required=False)
-    _add_profile_arguments(b)
-    b.add_argument("--output", required=True, help="output directory (local, gs://, s3://)")
-    _add_output_arguments(b)
-    _add_input_format_arguments(b)
-    _add_crawl_arguments(b)
+    _add_corpus_build_arguments(b, output_help="output directory (local, gs://, s3://)")
 
     pa = sub.add_parser("parity", help="run the TFDS reference functions and c4forge on the same input and diff them")
     _add_input_argument(pa, required=True)
@@ -118,12 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run-all", help="WET files to a trained checkpoint: build, vocab and pretrain in a row",
                        epilog="Writes OUTPUT/corpus, OUTPUT/vocab, OUTPUT/model (final/ = the checkpoint) and "
                               "OUTPUT/token-cache. Other --options go to Beam, for the build.")
-    _add_input_argument(r, required=False)
-    _add_profile_arguments(r)
-    r.add_argument("--output", required=True, help="run directory (local)")
-    _add_output_arguments(r)
-    _add_input_format_arguments(r)
-    _add_crawl_arguments(r)
+    _add_corpus_build_arguments(r, output_help="run directory (local)")
     _add_run_all_arguments(r)
 
     # Later stages register their own subcommands; each sets ``func(args, extra_argv) -> int``.

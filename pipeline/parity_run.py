@@ -17,11 +17,11 @@ from typing import Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.counters import CHARS
+from c4forge.tokenizer_training.corpus import iter_jsonl
 
 from . import parity, reference
-from .build import BuildConfig, expand_inputs, metric_counters, with_default_runner
+from .build import BuildConfig, expand_inputs, load_profile_badwords, metric_counters, with_default_runner
 from .graph import build_c4
 
 DOCUMENT_FIELDS = ("url", "text", "timestamp", "split", "content-type", "content-length")
@@ -35,7 +35,7 @@ def _document(split_page) -> str:
 def run_c4forge_documents(wet_paths: Sequence[str], config: BuildConfig, beam_args: Sequence[str] = ()):
     """(documents, counters) of the c4forge graph, without writing a dataset."""
     profile = config.resolved_profile()
-    badwords = load_badwords("en", config.badwords_dir) if profile.badwords else None
+    badwords = load_profile_badwords(profile, config.badwords_dir)
     with tempfile.TemporaryDirectory(prefix="c4forge-parity-") as tmp:
         pipeline = beam.Pipeline(options=PipelineOptions(with_default_runner(beam_args)))
         (build_c4(pipeline, list(wet_paths), profile, badwords)
@@ -43,16 +43,10 @@ def run_c4forge_documents(wet_paths: Sequence[str], config: BuildConfig, beam_ar
          | "WriteDocuments" >> beam.io.WriteToText(os.path.join(tmp, "docs"), file_name_suffix=".jsonl"))
         result = pipeline.run()
         result.wait_until_finish()
-        docs = [json.loads(line) for path in sorted(glob.glob(os.path.join(tmp, "docs*")))
-                for line in open(path, encoding="utf-8")]
+        docs = [doc for path in sorted(glob.glob(os.path.join(tmp, "docs*"))) for doc in iter_jsonl(path)]
     counters = {k: v for k, v in metric_counters(result).items()
                 if not k.startswith(CHARS + "/") and not k.startswith("split-wet-file/skipped-file")}
     return sorted(docs, key=lambda d: (d["split"], d["url"])), counters
-
-
-def _read_jsonl(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def run_parity(args, beam_args: Sequence[str]) -> "ParityOutcome":
@@ -70,7 +64,7 @@ def run_parity(args, beam_args: Sequence[str]) -> "ParityOutcome":
         ref.documents, docs, ref.counters, counters,
         known_differences=reference.KNOWN_COUNTER_DIFFERENCES, fields=DOCUMENT_FIELDS))]
     if args.expected:
-        expected = _read_jsonl(args.expected)
+        expected = list(iter_jsonl(args.expected))
         expected_counters = json.load(open(args.expected_counters)) if args.expected_counters else None
         fields = sorted(expected[0]) if expected else None
         for name, candidate_docs, candidate_counters in (

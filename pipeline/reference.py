@@ -41,6 +41,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_datasets.text import c4_utils
 
 from c4forge.cleaning_rules import sentences
+from c4forge.tokenizer_training.corpus import iter_jsonl
 
 # LDNOOBW commit TFDS pins for the English list (c4.py: "Use older en file for
 # reproducibility of the original C4").
@@ -272,11 +273,7 @@ def sum_over_steps(counters_by_step: Mapping[str, Mapping[str, int]]) -> dict[st
 
 
 def _read_jsonl_shards(prefix: str) -> list[dict]:
-    documents = []
-    for shard in sorted(glob.glob(prefix + "-*-of-*.jsonl")):
-        with open(shard, encoding="utf-8") as f:
-            documents.extend(json.loads(line) for line in f if line.strip())
-    return documents
+    return [doc for shard in sorted(glob.glob(prefix + "-*-of-*.jsonl")) for doc in iter_jsonl(shard)]
 
 
 def run_reference(

@@ -72,6 +72,8 @@ def test_report_counters_equal_tfds_counters(in_process_build):
     rules = {(r["stage"], r["rule"]): r for r in report["removed"]}
     assert rules[("clean-page", "line-filtered:no_endmark")]["removed"] == 144694
     assert rules[("badwords-filter", "filtered")]["chars"] > 0
+    # README's figure for line dedup, compared with three-sentence spans (test_build_options.py)
+    assert sum(v for k, v in ours.items() if k.startswith("chars/dedupe-lines/")) == 110126
 
 
 @pytest.mark.parametrize("runner_args", [

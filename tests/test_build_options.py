@@ -34,7 +34,10 @@ def test_three_sentence_span_dedup_replaces_line_dedup(tmp_path):
     report = build(tmp_path, "--input", str(REALWEB_WET), "--dedup", "three-sentence-spans")
     counters = report["counters"]
     assert not any(k.startswith("dedupe-lines/") for k in counters)
-    assert counters["dedupe-sentences/sentence-filtered:global_duplicate"] > 0
+    assert counters["dedupe-sentences/sentence-filtered:global_duplicate"] == 528
+    # README's figure: span dedup removes 40,628 characters here (line dedup: 110,126, test_build.py)
+    assert sum(v for k, v in counters.items() if k.startswith("chars/dedupe-sentences/")) == 40628
+    assert report["pages_kept"] == 252
     assert report["config"]["profile_resolved"]["dedup"] == "three-sentence-spans"
 
 
@@ -65,4 +68,5 @@ def test_mc4_with_cld3_writes_per_language_tfds_splits(tmp_path):
     info = json.loads((tmp_path / "c4" / "multilingual" / "3.1.0" / "dataset_info.json").read_text())
     splits = {s["name"]: sum(int(n) for n in s["shardLengths"]) for s in info["splits"]}
     assert splits["de"] > splits["en"] > 100
-    assert sum(splits.values()) == report["pages_kept"]
+    assert sum(splits.values()) == report["pages_kept"] == 701  # README's figure
+    assert (counters["paragraph-filter/filtered"], counters["badwords-filter/filtered"]) == (139, 86)
