@@ -308,7 +308,7 @@ class StageTimer:
             self.rows.append(row)
 
 
-STAGES = ("parse WET (+ length cap)", "URL dedup", "clean_page", "line dedup: emit + pick owner",
+STAGES = ("parse WET (+ length cap)", "URL dedup", "clean_page", "line dedup: hash + pick owner",
           "line dedup: remove lines", "language (langdetect)", "bad words", "split")
 
 
@@ -339,32 +339,26 @@ def c4forge_stages(wet: Path, badwords: frozenset, limit: int | None = None):
         pages = [c for c in (lines.clean_page(p, rules, counts) for p in pages) if c is not None]
         row["pages_out"] = len(pages)
     line_hash = dedup.LINE_HASHES[profile.line_hash]
-    with t(STAGES[3], len(pages)) as row:  # EmitLineOwners, CombinePerKey(min), KeyByOwner
-        owner: dict = {}
-        for p in pages:
-            ok = dedup.owner_key(p.url)
-            for h in dedup.page_line_hashes(p.text, line_hash):
-                cur = owner.get(h)
-                if cur is None or ok < cur:
-                    owner[h] = ok
-        owned = collections.defaultdict(list)
-        for h, ok in owner.items():
-            owned[ok].append(h)
+    with t(STAGES[3], len(pages)) as row:  # HashLines, GroupByLineShard, PickLineOwners
+        hashes = [dedup.line_hashes(p.text, line_hash) for p in pages]
+        records = b"".join(dedup.owner_records(h, dedup.owner_key(p.url)) for p, h in zip(pages, hashes))
+        owned = dedup.owned_lines([dedup.pick_line_owners(records)])
         row["pages_out"] = len(pages)
-    with t(STAGES[4], len(pages)) as row:  # KeyPagesByOwner, CoGroupByKey, _RemoveDuplicateLines
+    with t(STAGES[4], len(pages)) as row:  # JoinPagesAndOwnedLines, RemoveDuplicateLines
         kept = []
-        for p in pages:
+        for p, h in zip(pages, hashes):
             page = dedup.remove_duplicate_lines(
-                p, set(owned.get(dedup.owner_key(p.url), ())), counts,
+                p, owned.get(dedup.owner_key(p.url), set()), counts,
                 min_num_sentences=profile.post_dedupe_min_sentences, local_dedup=profile.local_dedup,
-                line_hash=line_hash)
+                line_hash=line_hash, hashes=h)
             if page is not None:
                 kept.append(page)
         pages = kept
         row["pages_out"] = len(pages)
-    with t(STAGES[5], len(pages)) as row:
-        pages = [e for e in (language.detect_english(p, counts, profile.langdetect_min_probability)
-                             for p in pages) if e is not None]
+    with t(STAGES[5], len(pages)) as row:  # DetectEnglish: batches of 512
+        pages = [e for i in range(0, len(pages), 512)
+                 for e in language.detect_english_batch(pages[i:i + 512], counts, profile.langdetect_min_probability)
+                 if e is not None]
         row["pages_out"] = len(pages)
     with t(STAGES[6], len(pages)) as row:
         regex = {"en": badwords_rules.page_badword_regex(badwords, "en")}

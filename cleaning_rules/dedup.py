@@ -1,24 +1,34 @@
 """Global line dedup (TFDS ``remove_duplicate_text``) as pure functions.
 
-Pass 1 emits one (line hash, owner key) per distinct line of each page; every line
-hash is owned by the page whose owner key is smallest (owner key = md5 of the page's URL:
-"consistent but not biased by domain"). Pass 2 keeps, in each page, the lines it owns,
-first occurrence only (local dedup, c4 >= 2.3.0), then drops pages left empty or with
-fewer than ``min_num_sentences`` Punkt sentences in the joined text.
-Hashes are md5 digests (bytes); ordering digests equals ordering TFDS's hex strings.
+Pass 1: every page gives one *owner record* (line hash + owner key) per distinct line;
+owner key = md5 of the page's URL ("consistent but not biased by domain"). Pass 2: of all
+records of a line hash, the one with the smallest owner key wins (``pick_line_owners``).
+Pass 3 keeps, in each page, the lines it owns, first occurrence only (local dedup,
+c4 >= 2.3.0), then drops pages left empty or with fewer than ``min_num_sentences`` Punkt
+sentences in the joined text (``remove_duplicate_lines``).
+
+Records are fixed-size bytes (two 16-byte md5 digests), so many of them travel as one
+``bytes`` value and are ranked with numpy: comparing digests as big-endian integers is
+comparing TFDS's hex strings. Where records go (``shard_of``) is a function of a digest,
+so the result never depends on how records are batched, sharded or ordered.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from typing import Iterator, Optional
+from collections import Counter, defaultdict
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
 
 from .counters import DEDUPE_LINES, chars_key, key
 from .lines import has_at_least_sentences
 from .page import Page
 
 LINE_DELIMITER = "\n"
+DIGEST_BYTES = 16  # md5
+RECORD_BYTES = 2 * DIGEST_BYTES  # line hash, then owner key
+_WORDS = RECORD_BYTES // 8  # a record as big-endian uint64 words: hash (2), owner (2)
 
 
 def line_hash_unicode(line: str) -> bytes:
@@ -38,14 +48,65 @@ def owner_key(url: str) -> bytes:
     return hashlib.md5(url.encode("utf-8")).digest()
 
 
+def line_hashes(text: str, line_hash=line_hash_unicode) -> list[bytes]:
+    """The hash of every line of a page, in order (pass 3 needs them all, pass 1 the distinct)."""
+    return [line_hash(line) for line in text.split(LINE_DELIMITER)]
+
+
 def page_line_hashes(text: str, line_hash=line_hash_unicode) -> set[bytes]:
-    """Distinct line hashes of a page (what pass 1 emits, once per page)."""
-    return {line_hash(line) for line in text.split(LINE_DELIMITER)}
+    """Distinct line hashes of a page."""
+    return set(line_hashes(text, line_hash))
 
 
-def pick_owner(a: tuple[bytes, str], b: tuple[bytes, str]) -> tuple[bytes, str]:
-    """Of two (owner key, url) candidates, the one with the smaller key owns the line."""
-    return a if a <= b else b
+def owner_records(hashes: Iterable[bytes], owner: bytes) -> bytes:
+    """Pass 1 for one page: a record per distinct line hash, concatenated."""
+    return b"".join(h + owner for h in set(hashes))
+
+
+def shard_of(digest: bytes, shards: int) -> int:
+    """Which of ``shards`` groups a line hash or owner key belongs to (its first 8 bytes)."""
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def _as_words(records: bytes) -> np.ndarray:
+    if len(records) % RECORD_BYTES:
+        raise ValueError(f"owner records are {RECORD_BYTES}-byte multiples, got {len(records)} bytes")
+    return np.frombuffer(records, dtype=">u8").reshape(-1, _WORDS)
+
+
+def split_records(records: bytes, shards: int, by: str) -> dict[int, bytes]:
+    """Records grouped by ``shard_of`` their line hash (``by="line"``) or owner key (``"owner"``)."""
+    words = _as_words(records)
+    column = {"line": 0, "owner": 2}[by]
+    shard = words[:, column] % np.uint64(shards)  # == shard_of(digest) for each record
+    order = np.argsort(shard, kind="stable")
+    shard, words = shard[order], words[order]
+    bounds = np.flatnonzero(np.diff(shard)) + 1
+    starts = np.concatenate(([0], bounds)).tolist()
+    ends = np.concatenate((bounds, [len(shard)])).tolist()
+    return {int(shard[s]): words[s:e].tobytes() for s, e in zip(starts, ends)}
+
+
+def pick_line_owners(records: bytes) -> bytes:
+    """Pass 2: of the records of each line hash, the one with the smallest owner key."""
+    words = _as_words(records)
+    if not len(words):
+        return b""
+    order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))  # by hash, then owner
+    ranked = words[order]
+    first = np.ones(len(ranked), dtype=bool)
+    first[1:] = (ranked[1:, 0] != ranked[:-1, 0]) | (ranked[1:, 1] != ranked[:-1, 1])
+    return ranked[first].tobytes()
+
+
+def owned_lines(records: Iterable[bytes]) -> dict[bytes, set[bytes]]:
+    """Winning records → {owner key: line hashes it owns}."""
+    owned: dict[bytes, set[bytes]] = defaultdict(set)
+    for blob in records:
+        view = memoryview(blob)
+        for i in range(0, len(blob), RECORD_BYTES):
+            owned[bytes(view[i + DIGEST_BYTES:i + RECORD_BYTES])].add(bytes(view[i:i + DIGEST_BYTES]))
+    return owned
 
 
 def remove_duplicate_lines(
@@ -55,23 +116,40 @@ def remove_duplicate_lines(
     min_num_sentences: int,
     local_dedup: bool = True,
     line_hash=line_hash_unicode,
+    hashes: Optional[Sequence[bytes]] = None,
 ) -> Optional[Page]:
-    """Keeps the lines this page owns; None if the page ends up empty or too short."""
+    """Keeps the lines this page owns; None if the page ends up empty or too short.
+
+    ``hashes``: the page's ``line_hashes``, if pass 1 already computed them.
+    """
     ns = DEDUPE_LINES
+    lines = page.text.split(LINE_DELIMITER)
+    if hashes is None:
+        hashes = [line_hash(line) for line in lines]
+    elif len(hashes) != len(lines):
+        raise ValueError(f"{len(hashes)} line hashes for a page of {len(lines)} lines")
     kept: list[str] = []
     seen: set[bytes] = set()
-    for line in page.text.split(LINE_DELIMITER):
-        h = line_hash(line)
+    global_dup = global_dup_chars = local_dup = local_dup_chars = 0
+    for line, h in zip(lines, hashes):
         if h not in owned_hashes:
-            counters[key(ns, "line-filtered:global_duplicate")] += 1
-            counters[chars_key(ns, "line-filtered:global_duplicate")] += len(line)
+            global_dup += 1
+            global_dup_chars += len(line)
         elif local_dedup and h in seen:
-            counters[key(ns, "line-filtered:local_duplicate")] += 1
-            counters[chars_key(ns, "line-filtered:local_duplicate")] += len(line)
+            local_dup += 1
+            local_dup_chars += len(line)
         else:
-            counters[key(ns, "line-passed")] += 1
             kept.append(line)
             seen.add(h)
+    # counted per page, not per line: same totals, a fraction of the Counter updates
+    if global_dup:
+        counters[key(ns, "line-filtered:global_duplicate")] += global_dup
+        counters[chars_key(ns, "line-filtered:global_duplicate")] += global_dup_chars
+    if local_dup:
+        counters[key(ns, "line-filtered:local_duplicate")] += local_dup
+        counters[chars_key(ns, "line-filtered:local_duplicate")] += local_dup_chars
+    if kept:
+        counters[key(ns, "line-passed")] += len(kept)
     text = LINE_DELIMITER.join(kept)
     if not text:
         counters[key(ns, "filtered:empty")] += 1
@@ -82,10 +160,3 @@ def remove_duplicate_lines(
         return None
     counters[key(ns, "passed")] += 1
     return page.replace(text=text)
-
-
-def emit_line_owners(page: Page, owner_url: str, line_hash=line_hash_unicode) -> Iterator[tuple[bytes, tuple[bytes, str]]]:
-    """Pass 1 for one page: (line hash, (owner key, owner url)) per distinct line."""
-    candidate = (owner_key(owner_url), owner_url)
-    for h in page_line_hashes(page.text, line_hash):
-        yield h, candidate

@@ -1,21 +1,25 @@
 """C4's line and page cleaning rules (TFDS ``clean_page``), one small function each.
 
-``clean_page`` applies them in the reference order; each removal is counted under the
-TFDS counter name (namespace ``clean-page``). Order matters: the too-long-word check
-runs before citations are deleted, the end-mark and word-count checks after, and the
-page killers (lorem ipsum, ``{``) only see lines that passed the earlier line rules.
+``judge_line`` applies them to one line in the reference order, and ``clean_page`` to a
+page; each removal is counted under the TFDS counter name (namespace ``clean-page``).
+Order matters: the too-long-word check runs before citations are deleted, the end-mark
+and word-count checks after, and the page killers (lorem ipsum, ``{``) only see lines
+that passed the earlier line rules. Most lines of a web page lack an end mark;
+``clean_page`` counts those in bulk and judges only the others (``lines_needing_rules``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import operator
 import re
 from collections import Counter
 from typing import Callable, Optional
 
 from .counters import CLEAN_PAGE, chars_key, key
 from .page import Page
-from .sentences import load_punkt
+from .sentences import has_at_least_sentences, load_punkt  # noqa: F401 (re-exported)
 
 MIN_WORDS_PER_LINE = 5
 MIN_NUM_SENTENCES = 3
@@ -51,7 +55,9 @@ def lacks_end_mark(line: str) -> bool:
 
 
 def has_too_few_words(line: str, min_words: int = MIN_WORDS_PER_LINE) -> bool:
-    return len(line.split()) < min_words
+    # len(line.split()) < min_words, but splitting off at most min_words words: with
+    # maxsplit k, str.split returns min(word count, k + 1) pieces (k = -1: no limit).
+    return len(line.split(None, min_words - 1)) < min_words
 
 
 def has_lorem_ipsum(line_lower: str) -> bool:
@@ -67,22 +73,15 @@ def has_curly_bracket(line: str) -> bool:
 
 
 def mentions_policy(line_lower: str) -> bool:
-    return any(p in line_lower for p in POLICY_SUBSTRINGS)
+    # Every phrase holds "policy", "cookies" or "terms of use": three scans clear most
+    # lines before the six.
+    if "policy" in line_lower or "cookies" in line_lower or "terms of use" in line_lower:
+        return any(map(line_lower.__contains__, POLICY_SUBSTRINGS))
+    return False
 
 
 # --- sentence threshold --------------------------------------------------------------
-
-def has_at_least_sentences(text: str, n: int) -> bool:
-    """Punkt finds >= n sentences in text; stops splitting once n are found."""
-    if n <= 0:
-        return True
-    found = 0
-    for _ in load_punkt().span_tokenize(text):
-        found += 1
-        if found >= n:
-            return True
-    return False
-
+# has_at_least_sentences(text, n) (imported above) is the whole-text test; dedup uses it.
 
 def lines_have_at_least_sentences(lines: list[str], n: int) -> bool:
     """Sum of per-line Punkt counts >= n (TFDS counts each kept line separately).
@@ -122,55 +121,130 @@ class _Keys(dict):
 _KEYS = _Keys()
 
 
+# --- the cleaning stage --------------------------------------------------------------
+
+TOO_LONG_WORD = "line-filtered:too_long_word"
+NO_ENDMARK = "line-filtered:no_endmark"
+TOO_SHORT = "line-filtered:too_short"
+JAVASCRIPT = "line-filtered:javascript"
+POLICY = "line-filtered:policy"
+LOREM_IPSUM = "filtered:loremipsum"
+CURLY_BRACKET = "filtered:squigglybracket"
+BADWORD = "filtered:badword"
+TOO_FEW_SENTENCES = "filtered:too_few_sentences"
+# Verdicts of judge_line that remove the whole page, not just the line.
+PAGE_REASONS = frozenset((LOREM_IPSUM, CURLY_BRACKET, BADWORD))
+
+
+def judge_line(line: str, rules: CleaningRules) -> tuple[Optional[str], str]:
+    """The line rules in TFDS order on one stripped line: (reason, cleaned line).
+
+    reason is None when the line is kept (the cleaned line is what goes into the
+    page), a ``line-filtered:...`` reason when the line is removed, or one of
+    PAGE_REASONS when the line removes its page.
+    """
+    if rules.max_word_length is not None and has_too_long_word(line, rules.max_word_length):
+        return TOO_LONG_WORD, line
+    line = remove_citations(line)
+    if lacks_end_mark(line):
+        return NO_ENDMARK, line
+    if has_too_few_words(line, rules.min_words_per_line):
+        return TOO_SHORT, line
+    line_lower = line.lower()
+    if has_lorem_ipsum(line_lower):
+        return LOREM_IPSUM, line
+    if mentions_javascript(line_lower):
+        return JAVASCRIPT, line
+    if has_curly_bracket(line):
+        return CURLY_BRACKET, line
+    if mentions_policy(line_lower):
+        return POLICY, line
+    if rules.line_badword_hit is not None and rules.line_badword_hit(line_lower):
+        return BADWORD, line
+    return None, line
+
+
+def lines_needing_rules(raw_lines: list[str], text: str, max_word_length: Optional[int]) -> list[int]:
+    """Indices of the raw lines of text that judge_line must see, in order.
+
+    Every other line is a no_endmark drop: it is no longer than max_word_length (so
+    has_too_long_word is False), holds no "[" (so remove_citations leaves it as it is)
+    and its stripped form does not end with an end mark (so lacks_end_mark is True).
+    That is most lines of a web page; the tests run over the whole page in C
+    (map/compress) instead of one Python call per line. Extra indices would only
+    cost time, never change the result, so the tests may be looser than the rules
+    (a raw line is at least as long as its stripped form).
+    """
+    count, compress, repeat = itertools.count, itertools.compress, itertools.repeat
+    # A line's strip() and rstrip() end alike (or are both empty).
+    with_end_mark = compress(count(), map(str.endswith, map(str.rstrip, raw_lines), repeat(END_MARKS)))
+    others: list[int] = []
+    # Whole-page prechecks first: most pages have no "[" and no line over max_word_length.
+    if "[" in text:
+        others += compress(count(), map(operator.contains, raw_lines, repeat("[")))
+    if (max_word_length is not None and len(text) > max_word_length
+            and max(map(len, raw_lines)) > max_word_length):
+        others += compress(count(), map(operator.lt, repeat(max_word_length), map(len, raw_lines)))
+    if not others:
+        return list(with_end_mark)
+    return sorted(set(with_end_mark).union(others))
+
+
 def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[Page]:
-    """Returns the cleaned page, or None when a page rule removes it."""
+    """Returns the cleaned page, or None when a page rule removes it.
+
+    Same result and counters as running judge_line on every stripped line in order
+    (tests/test_rules_lines.py checks this against the per-rule functions); lines
+    that can only be no_endmark drops (see lines_needing_rules) are counted in bulk,
+    and removals are added to counters once per page.
+    """
+    text = page.text
+    raw_lines = text.splitlines()
+    judged = lines_needing_rules(raw_lines, text, rules.max_word_length)
+
     kept: list[str] = []
-    removed_chars = 0
+    kept_raw_chars = 0
+    judged_raw_chars = 0
+    removed_lines: dict[str, int] = {}  # reason -> judged lines it removed
+    removed_chars: dict[str, int] = {}  # reason -> raw characters of those lines
+    page_reason = None
+    # Where judging stopped: the line that removed the page, or the end of the page.
+    stop_index, judged_before_stop = len(raw_lines), len(judged)
+    for position, index in enumerate(judged):
+        reason, line = judge_line(raw_lines[index].strip(), rules)
+        if reason in PAGE_REASONS:
+            page_reason, stop_index, judged_before_stop = reason, index, position
+            break
+        raw_length = len(raw_lines[index])
+        judged_raw_chars += raw_length
+        if reason is None:
+            kept.append(line)
+            kept_raw_chars += raw_length
+        else:
+            removed_lines[reason] = removed_lines.get(reason, 0) + 1
+            removed_chars[reason] = removed_chars.get(reason, 0) + raw_length
 
-    def drop_line(reason: str, raw: str) -> None:
-        nonlocal removed_chars
+    # The lines before stop_index that were not judged are no_endmark drops.
+    raw_chars_before_stop = sum(map(len, itertools.islice(raw_lines, stop_index)))
+    unjudged = stop_index - judged_before_stop
+    if unjudged:
+        removed_lines[NO_ENDMARK] = removed_lines.get(NO_ENDMARK, 0) + unjudged
+        removed_chars[NO_ENDMARK] = (removed_chars.get(NO_ENDMARK, 0)
+                                     + raw_chars_before_stop - judged_raw_chars)
+    for reason, n in removed_lines.items():
         count_name, chars_name = _KEYS[reason]
-        counters[count_name] += 1
-        counters[chars_name] += len(raw)
-        removed_chars += len(raw)
+        counters[count_name] += n
+        counters[chars_name] += removed_chars[reason]
+    if kept:
+        counters[_KEYS["line-passed"][0]] += len(kept)
 
-    def drop_page(reason: str) -> None:
-        count_name, chars_name = _KEYS[reason]
+    if page_reason is None and not lines_have_at_least_sentences(kept, rules.min_num_sentences):
+        page_reason = TOO_FEW_SENTENCES
+    if page_reason is not None:
+        # The page's characters not already counted as removed lines.
+        count_name, chars_name = _KEYS[page_reason]
         counters[count_name] += 1
-        counters[chars_name] += len(page.text) - removed_chars
-
-    for raw in page.text.splitlines():
-        line = raw.strip()
-        if rules.max_word_length is not None and has_too_long_word(line, rules.max_word_length):
-            drop_line("line-filtered:too_long_word", raw)
-            continue
-        line = remove_citations(line)
-        if lacks_end_mark(line):
-            drop_line("line-filtered:no_endmark", raw)
-            continue
-        if has_too_few_words(line, rules.min_words_per_line):
-            drop_line("line-filtered:too_short", raw)
-            continue
-        line_lower = line.lower()
-        if has_lorem_ipsum(line_lower):
-            drop_page("filtered:loremipsum")
-            return None
-        if mentions_javascript(line_lower):
-            drop_line("line-filtered:javascript", raw)
-            continue
-        if has_curly_bracket(line):
-            drop_page("filtered:squigglybracket")
-            return None
-        if mentions_policy(line_lower):
-            drop_line("line-filtered:policy", raw)
-            continue
-        if rules.line_badword_hit is not None and rules.line_badword_hit(line_lower):
-            drop_page("filtered:badword")
-            return None
-        kept.append(line)
-        counters[_KEYS["line-passed"][0]] += 1
-    if not lines_have_at_least_sentences(kept, rules.min_num_sentences):
-        drop_page("filtered:too_few_sentences")
+        counters[chars_name] += len(text) - (raw_chars_before_stop - kept_raw_chars)
         return None
     counters[_KEYS["passed"][0]] += 1
     return page.replace(text="\n".join(kept).strip())

@@ -98,3 +98,35 @@ def split_sentences(text: str) -> list[str]:
 
 def count_sentences(text: str) -> int:
     return len(split_sentences(text))
+
+
+def has_at_least_sentences(text: str, n: int) -> bool:
+    """``count_sentences(text) >= n``, without looking past the n-th sentence break.
+
+    Punkt's unrealigned slices are one per break, each ending with the break's
+    ``.?!``, then a final slice ending at ``len(text.rstrip())``; a break slice
+    ends before that (more text follows a break). Realignment (moving closing
+    quotes and brackets back across a break) only moves a slice's start past
+    quotes, brackets and whitespace, so it never empties a break slice: each is
+    one sentence, and only the final slice may vanish. ``span_tokenize`` with
+    realignment reads one slice ahead to decide that, which costs Punkt's whole
+    search for the next break; counting unrealigned break slices lets us stop at
+    the n-th. When exactly n - 1 breaks precede the final slice, the full count
+    decides. (A break slice can also end at ``len(text.rstrip())`` when the text
+    ends in characters ``str.strip`` removes but Punkt's regex does not, such as
+    U+001C; the final slice after it is then empty, so stopping there is right.)
+    """
+    if n <= 0:
+        return True
+    tokenizer = load_punkt()
+    text_end = len(text.rstrip())
+    breaks = 0
+    for _, stop in tokenizer.span_tokenize(text, realign_boundaries=False):
+        if stop >= text_end:
+            break  # the final slice, or a break with nothing but an empty slice after it
+        breaks += 1
+        if breaks >= n:
+            return True
+    if breaks < n - 1:
+        return False
+    return sum(1 for _ in tokenizer.span_tokenize(text)) >= n

@@ -17,6 +17,7 @@ from typing import Iterable, Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
 from c4forge.cleaning_rules import badwords as badwords_rules
 from c4forge.cleaning_rules import dedup, html_text, language, lines, mc4, span_dedup, urldedup, urls
@@ -91,42 +92,31 @@ class ReadWarcFile(_CountingDoFn):
         tracker.finish()
 
 
-class _SelectPage(beam.CombineFn):
-    """URL dedup as an associative combine: (surviving page, number of candidates)."""
+class _SelectPage(_CountingDoFn):
+    """Of the pages of one normalized URL, the one TFDS keeps (``urldedup.select_page``)."""
 
     def __init__(self, mode: str):
         self._mode = mode
 
-    def create_accumulator(self):
-        return (None, 0, 0)  # (surviving page, candidates, characters of all candidates)
-
-    def add_input(self, acc, page):
-        return self.merge_accumulators([acc, (page, 1, len(page.text))])
-
-    def merge_accumulators(self, accs):
-        best, total, chars = None, 0, 0
-        for page, n, c in accs:
-            total += n
-            chars += c
-            if page is not None:
-                best = page if best is None else urldedup.select_page(best, page, self._mode)
-        return (best, total, chars)
-
-    def extract_output(self, acc):
-        return acc
-
-
-class _CountUrlDuplicates(_CountingDoFn):
-    def process(self, selected):
-        page, candidates, chars = selected
+    def process(self, url_and_pages):
+        _, pages = url_and_pages
+        best, candidates, chars = None, 0, 0
+        for page in pages:
+            candidates += 1
+            chars += len(page.text)
+            best = page if best is None else urldedup.select_page(best, page, self._mode)
         self.counts[key(DUPLICATE_URL, "passed")] += 1
         self.counts[key(DUPLICATE_URL, "filtered")] += candidates - 1
-        self.counts[chars_key(DUPLICATE_URL, "filtered")] += chars - len(page.text)
-        yield page
+        self.counts[chars_key(DUPLICATE_URL, "filtered")] += chars - len(best.text)
+        yield best
 
 
 class DedupeUrls(beam.PTransform):
-    """One page per normalized URL (TFDS select_newest_page, ties broken by hash)."""
+    """One page per normalized URL (TFDS select_newest_page, ties broken by hash).
+
+    A GroupByKey, not a lifted CombinePerKey: almost every URL is distinct, so a
+    pre-combine would save no shuffle but hold up to 100,000 whole pages in its cache.
+    """
 
     def __init__(self, profile: Profile):
         super().__init__()
@@ -136,9 +126,8 @@ class DedupeUrls(beam.PTransform):
         return (
             pages
             | "KeyByNormalizedUrl" >> beam.Map(lambda p: (p.normalized_url, p))
-            | "SelectPage" >> beam.CombinePerKey(_SelectPage(self._mode))
-            | "Values" >> beam.Values()
-            | "CountDuplicates" >> beam.ParDo(_CountUrlDuplicates())
+            | "GroupByNormalizedUrl" >> beam.GroupByKey()
+            | "SelectPage" >> beam.ParDo(_SelectPage(self._mode))
         )
 
 
@@ -169,20 +158,88 @@ def _owner_url(profile: Profile):
     return (lambda p: p.url) if profile.line_owner == "url" else (lambda p: p.normalized_url)
 
 
+def line_dedup_shards(num_files: int) -> int:
+    """Groups for line dedup's shuffles: enough that one group's records and pages fit a
+    worker when a whole crawl (~56,000 WET files) is built, few enough that a local run
+    moves a handful of large values instead of one per line."""
+    return min(max(MIN_LINE_DEDUP_SHARDS, LINE_DEDUP_SHARDS_PER_FILE * num_files), MAX_LINE_DEDUP_SHARDS)
+
+
+MIN_LINE_DEDUP_SHARDS = 16
+LINE_DEDUP_SHARDS_PER_FILE = 4
+MAX_LINE_DEDUP_SHARDS = 1 << 18
+_OWNER_RECORDS = "owner_records"
+
+
+class _HashPageLines(beam.DoFn):
+    """Pass 1: each page keyed by its owner shard, with its line hashes (pass 3 reuses
+    them); and, as a side output, the bundle's owner records batched by line shard:
+    a few large values instead of one element per line."""
+
+    def __init__(self, profile: Profile, shards: int, flush_bytes: int = 32 << 20):
+        self._line_hash = dedup.LINE_HASHES[profile.line_hash]
+        self._owner_url = _owner_url(profile)
+        self._shards = shards
+        self._flush_bytes = flush_bytes  # bounds the bundle's buffer
+
+    def start_bundle(self):
+        self._records: list[bytes] = []
+        self._buffered = 0
+
+    def process(self, page: Page):
+        hashes = dedup.line_hashes(page.text, self._line_hash)
+        owner = dedup.owner_key(self._owner_url(page))
+        records = dedup.owner_records(hashes, owner)
+        self._records.append(records)
+        self._buffered += len(records)
+        yield dedup.shard_of(owner, self._shards), (page, b"".join(hashes))
+        if self._buffered >= self._flush_bytes:
+            for shard_and_records in self._drain():
+                yield beam.pvalue.TaggedOutput(_OWNER_RECORDS, shard_and_records)
+
+    def finish_bundle(self):
+        for shard_and_records in self._drain():
+            yield beam.pvalue.TaggedOutput(_OWNER_RECORDS, GlobalWindows.windowed_value(shard_and_records))
+
+    def _drain(self):
+        records, self._records, self._buffered = b"".join(self._records), [], 0
+        return dedup.split_records(records, self._shards, by="line").items() if records else ()
+
+
+class _PickLineOwners(beam.DoFn):
+    """Pass 2, per line shard: the winning record of each line, regrouped by owner shard."""
+
+    def __init__(self, shards: int):
+        self._shards = shards
+
+    def process(self, shard_and_batches):
+        _, batches = shard_and_batches
+        winners = dedup.pick_line_owners(b"".join(batches))
+        if winners:
+            yield from dedup.split_records(winners, self._shards, by="owner").items()
+
+
 class _RemoveDuplicateLines(_CountingDoFn):
+    """Pass 3, per owner shard: each page keeps the lines it owns."""
+
     def __init__(self, profile: Profile):
         self._profile = profile
 
+    def setup(self):
+        self._owner_url = _owner_url(self._profile)
+        self._line_hash = dedup.LINE_HASHES[self._profile.line_hash]
+
     def process(self, joined):
         _, groups = joined
-        line_hash = dedup.LINE_HASHES[self._profile.line_hash]
-        owned = set(groups["owned_lines"])
-        for page in groups["pages"]:
+        owned = dedup.owned_lines(groups["owned_lines"])
+        nothing: set = set()
+        for page, hashes in groups["pages"]:
             kept = dedup.remove_duplicate_lines(
-                page, owned, self.counts,
+                page, owned.get(dedup.owner_key(self._owner_url(page)), nothing), self.counts,
                 min_num_sentences=self._profile.post_dedupe_min_sentences,
                 local_dedup=self._profile.local_dedup,
-                line_hash=line_hash,
+                line_hash=self._line_hash,
+                hashes=[hashes[i:i + dedup.DIGEST_BYTES] for i in range(0, len(hashes), dedup.DIGEST_BYTES)],
             )
             if kept is not None:
                 yield kept
@@ -191,27 +248,26 @@ class _RemoveDuplicateLines(_CountingDoFn):
 class DedupeLines(beam.PTransform):
     """TFDS remove_duplicate_text: each distinct line survives only in its owner page.
 
-    Joined on md5(owner URL) rather than the URL string: the same key TFDS ranks by,
-    16 bytes instead of a URL in every shuffled line record.
+    The owner of a line is the page with the smallest md5(owner URL), the key TFDS ranks
+    by. Records (line hash, owner key) travel batched per bundle and shard
+    (``cleaning_rules/dedup.py``); the result does not depend on ``shards``.
     """
 
-    def __init__(self, profile: Profile):
+    def __init__(self, profile: Profile, shards: int = MIN_LINE_DEDUP_SHARDS):
         super().__init__()
         self._profile = profile
+        self._shards = shards
 
     def expand(self, pages):
-        owner_url = _owner_url(self._profile)
-        line_hash = dedup.LINE_HASHES[self._profile.line_hash]
+        hashed = pages | "HashLines" >> beam.ParDo(_HashPageLines(self._profile, self._shards)).with_outputs(
+            _OWNER_RECORDS, main="pages")
         owned_lines = (
-            pages
-            | "EmitLineOwners" >> beam.FlatMap(
-                lambda p: ((h, dedup.owner_key(owner_url(p))) for h in dedup.page_line_hashes(p.text, line_hash)))
-            | "PickOwner" >> beam.CombinePerKey(min)
-            | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
+            hashed[_OWNER_RECORDS]
+            | "GroupByLineShard" >> beam.GroupByKey()
+            | "PickLineOwners" >> beam.ParDo(_PickLineOwners(self._shards))
         )
-        pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (dedup.owner_key(owner_url(p)), p))
         return (
-            {"pages": pages_by_owner, "owned_lines": owned_lines}
+            {"pages": hashed.pages, "owned_lines": owned_lines}
             | "JoinPagesAndOwnedLines" >> beam.CoGroupByKey()
             | "RemoveDuplicateLines" >> beam.ParDo(_RemoveDuplicateLines(self._profile))
         )
@@ -258,13 +314,31 @@ class DedupeSentenceSpans(beam.PTransform):
 
 
 class DetectEnglish(_CountingDoFn):
-    def __init__(self, min_probability: float):
+    """Pages are detected in batches of ``batch_size`` (``language.detect_english_batch``):
+    langdetect's per-text steps run for the whole batch at once. Results are per page,
+    so how a runner bundles pages cannot change them."""
+
+    def __init__(self, min_probability: float, batch_size: int = 512):
         self._min_probability = min_probability
+        self._batch_size = batch_size
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._batch: list[Page] = []
 
     def process(self, page: Page):
-        english = language.detect_english(page, self.counts, self._min_probability)
-        if english is not None:
-            yield english
+        self._batch.append(page)
+        if len(self._batch) >= self._batch_size:
+            yield from self._detect()
+
+    def finish_bundle(self):
+        for english in self._detect():
+            yield GlobalWindows.windowed_value(english)
+        super().finish_bundle()
+
+    def _detect(self):
+        batch, self._batch = self._batch, []
+        return [p for p in language.detect_english_batch(batch, self.counts, self._min_probability) if p is not None]
 
 
 class FilterBadwords(_CountingDoFn):
@@ -374,21 +448,21 @@ def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
         | "DedupeUrls" >> DedupeUrls(profile)
     )
     if profile.multilingual:
-        return _build_mc4_tail(pages, profile, badwords, make_identifier)
+        return _build_mc4_tail(pages, profile, badwords, make_identifier, line_dedup_shards(len(wet_paths)))
     if profile.clean:
         line_badwords = badwords if profile.badwords == "line" else None
         pages = pages | "CleanPages" >> beam.ParDo(CleanPages(profile, line_badwords))
     if profile.dedupe and profile.dedup == "three-sentence-spans":
         pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
     elif profile.dedupe:
-        pages = pages | "DedupeLines" >> DedupeLines(profile)
+        pages = pages | "DedupeLines" >> DedupeLines(profile, line_dedup_shards(len(wet_paths)))
     pages = pages | "DetectEnglish" >> beam.ParDo(DetectEnglish(profile.langdetect_min_probability))
     if profile.badwords == "page":
         pages = pages | "FilterBadwords" >> beam.ParDo(FilterBadwords(badwords, profile.badwords_filter_fraction))
     return pages | "AssignSplit" >> beam.ParDo(AssignSplit())
 
 
-def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier):
+def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier, dedup_shards: int):
     """mC4 after URL dedup: paragraph filter → (clean) → dedup → CLD3 → bad words → splits."""
     if make_identifier is None:
         mc4.check_gcld3()  # LanguageIdUnavailable with the install commands, before the run
@@ -399,7 +473,7 @@ def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier):
     if profile.dedupe and profile.dedup == "three-sentence-spans":
         pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
     elif profile.dedupe:
-        pages = pages | "DedupeLines" >> DedupeLines(profile)
+        pages = pages | "DedupeLines" >> DedupeLines(profile, dedup_shards)
     pages = pages | "PredictLanguage" >> beam.ParDo(
         PredictLanguage(profile.cld3_min_probability, make_identifier))
     if profile.badwords == "page" and profile.badwords_filter_fraction > 0:

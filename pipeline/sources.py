@@ -9,7 +9,12 @@ decodes each file strictly, so such a file failed its job and had to be listed i
 
 Memory does not grow with file or record size: files are read in ``CHUNK_BYTES`` pieces,
 decompressed output is bounded, lines are read with a length limit and an over-long line
-is replaced by a stand-in (``_LineBuffer``).
+is replaced by a stand-in (``_LineBuffer``). So with quirks a file is read twice: the
+UTF-8 check (decompression and decoding only) must finish before the first page is
+handed on, and holding a file's pages until then would take memory in proportion to it.
+
+A record body is decoded a read at a time and handed to the assembler in blocks of lines
+(``iter_body_blocks``), not line by line: per-line Python work was most of the cost.
 
 Offsets in log messages: for Common Crawl's one-gzip-member-per-record files, the record's
 offset in the compressed file (as in the CC index); for uncompressed files, the byte
@@ -46,11 +51,14 @@ from warcio.statusandheaders import StatusAndHeadersParser
 from c4forge.cleaning_rules.counters import SPLIT_WET_FILE, TOO_LONG, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import Profile
-from c4forge.cleaning_rules.wet import WetPageAssembler, split_universal_lines
+from c4forge.cleaning_rules.wet import WetPageAssembler, universal_newlines_to_lf
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
+# Compressed data is read in smaller pieces: each gzip member that ends inside a piece
+# copies the rest of the piece (zlib's unused_data), and a WET file has one per record.
+GZIP_READ_BYTES = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -87,9 +95,10 @@ def _gunzip_chunks(raw: BinaryIO) -> Iterator[tuple[Optional[int], int, bytes]]:
     allowed, anything else raises. A member cut off by the end of the file raises
     InputCutOff.
     """
-    data = raw.read(CHUNK_BYTES)
+    read_bytes = min(CHUNK_BYTES, GZIP_READ_BYTES)
+    data = raw.read(read_bytes)
     while 0 < len(data) < 2:  # enough to see the magic, whatever CHUNK_BYTES is
-        more = raw.read(CHUNK_BYTES)
+        more = raw.read(read_bytes)
         if not more:
             break
         data += more
@@ -114,7 +123,7 @@ def _gunzip_chunks(raw: BinaryIO) -> Iterator[tuple[Optional[int], int, bytes]]:
             if d.eof:
                 break
             if not data and len(out) < CHUNK_BYTES:  # a full piece may have more pending
-                data = raw.read(CHUNK_BYTES)
+                data = raw.read(read_bytes)
                 if not data:
                     raise InputCutOff(f"gzip member at offset {member_at} is cut off by the end of the file")
         while True:  # zero padding, then the next member or the end
@@ -123,7 +132,7 @@ def _gunzip_chunks(raw: BinaryIO) -> Iterator[tuple[Optional[int], int, bytes]]:
             data = stripped
             if len(data) >= 2:
                 break
-            more = raw.read(CHUNK_BYTES)
+            more = raw.read(read_bytes)
             if not more:
                 break
             data += more
@@ -142,7 +151,38 @@ class _Utf8Check(NamedTuple):
 
 def _check_utf8(open_file: Callable[[], BinaryIO]) -> _Utf8Check:
     """Strict UTF-8 over the whole decompressed file, as TFDS decodes it, and where the
-    first invalid byte's record starts (the last line starting ``WARC/`` before it)."""
+    first invalid byte's record starts (the last line starting ``WARC/`` before it). The
+    record is looked for only once an invalid byte is found, by reading the file again."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    pos = 0  # decompressed offset of the current piece
+    pending = 0  # bytes of an unfinished sequence the decoder holds from the pieces before
+    try:
+        with open_file() as raw:
+            for _, _, piece in _gunzip_chunks(raw):
+                try:
+                    decoder.decode(piece)
+                except UnicodeDecodeError as e:
+                    return _locate_invalid_utf8(open_file, pos - pending + e.start)
+                pos += len(piece)
+                # After an ASCII byte nothing is pending (else the decoder had raised).
+                pending = len(decoder.getstate()[0]) if piece[-1] >= 0x80 else 0
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as e:  # a sequence cut by the end of the file
+                return _locate_invalid_utf8(open_file, pos - pending + e.start)
+    except READ_ERRORS as e:  # reported with its record by the record reader
+        return _Utf8Check(None, None, None, e)
+    return _Utf8Check(None, None, None, None)
+
+
+def _locate_invalid_utf8(open_file: Callable[[], BinaryIO], bad_at: int) -> _Utf8Check:
+    """The check for a file known to hold an invalid byte at ``bad_at``, with its record."""
+    found = _check_utf8_locating(open_file)
+    return found if found.bad_at == bad_at else _Utf8Check(bad_at, None, None, None)  # read failed
+
+
+def _check_utf8_locating(open_file: Callable[[], BinaryIO]) -> _Utf8Check:
+    """``_check_utf8``, looking for a record start in each piece as it goes (slower)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     pos = 0  # decompressed offset of the current piece
     tail = b"\n"  # last bytes before the piece; the file start counts as a line start
@@ -246,6 +286,10 @@ class _LineBuffer:
     def _make_stand_in(self, content: str) -> str:
         return (content + " " * self._max)[: self._max] + "\x00"  # NUL is not whitespace
 
+    @property
+    def holds_text(self) -> bool:
+        return bool(self._parts) or self._stand_in is not None
+
     def take(self) -> str:
         line = self._stand_in if self._stand_in is not None else "".join(self._parts)
         self._reset()
@@ -260,24 +304,75 @@ def iter_body_lines(stream: BinaryIO, max_line_chars: int, errors: str = "strict
     may come stripped, and one whose stripped length exceeds ``max_line_chars`` comes as a
     ``_LineBuffer`` stand-in. Downstream strips every line, so only memory differs.
     """
+    for block in iter_body_blocks(stream, max_line_chars, errors):
+        yield from block.split("\n")
+
+
+def iter_body_blocks(stream: BinaryIO, max_line_chars: int, errors: str = "strict") -> Iterator[str]:
+    """The lines of ``iter_body_lines`` in blocks, each block consecutive lines joined
+    with ``\\n``: the lines each read of ``CHUNK_BYTES`` completes, the last line joining
+    the last block (a body of ordinary size is one block). Lines are not split apart here:
+    the assembler takes a block as one text, and most blocks never need splitting.
+
+    The block of a short read is handed on once the next read has succeeded (the last
+    line may join it); when that read fails, it is handed on first, so an error comes
+    after the same lines as in ``iter_body_lines``."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors)
     buffer = _LineBuffer(max_line_chars)
+    long_line = 2 * max_line_chars + 2  # a longer line must go through the buffer (see there)
     carried_cr = False
+    ready: Optional[str] = None  # complete lines of a short read, not handed on yet
     while True:
-        chunk = stream.read(CHUNK_BYTES)
-        text = decoder.decode(chunk, final=not chunk)
+        try:
+            chunk = stream.read(CHUNK_BYTES)
+            text = decoder.decode(chunk, final=not chunk)
+        except Exception:
+            if ready is not None:
+                yield ready
+            raise
         if carried_cr:
             text, carried_cr = "\r" + text, False
         if chunk and text.endswith("\r"):  # may be the first half of "\r\n"
             text, carried_cr = text[:-1], True
-        parts = split_universal_lines(text)
-        for part in parts[:-1]:
-            buffer.add(part)
-            yield buffer.take()
-        buffer.add(parts[-1])
+        text = universal_newlines_to_lf(text)
+        end = text.rfind("\n")
+        if end >= 0:
+            unfinished = text[end + 1:]
+            if buffer.holds_text:  # the line an earlier read left unfinished ends here
+                first_end = text.find("\n")
+                buffer.add(text[:first_end])
+                block = buffer.take() + text[first_end:end]
+            else:
+                block = text[:end]
+            if len(block) > long_line and _may_hold_line_of(block, long_line + 1):
+                lines = block.split("\n")
+                for i, line in enumerate(lines):
+                    if len(line) > long_line:
+                        buffer.add(line)
+                        lines[i] = buffer.take()
+                block = "\n".join(lines)
+            if ready is not None:
+                yield ready
+                ready = None
+            if len(chunk) < CHUNK_BYTES:
+                ready = block
+            else:  # more is likely to follow: no use holding it (bounded memory)
+                yield block
+        else:
+            unfinished = text
+        buffer.add(unfinished)
         if not chunk:
-            yield buffer.take()
+            last = buffer.take()
+            yield last if ready is None else ready + "\n" + last
             return
+
+
+def _may_hold_line_of(text: str, length: int) -> bool:
+    """False when ``text`` surely has no line of ``length`` characters or more: every
+    stretch of ``(length + 1) // 2`` characters starting at a multiple of it has a newline
+    (a line that long holds one such stretch whole)."""
+    run = (length + 1) // 2
+    return any(text.find("\n", i, i + run) < 0 for i in range(0, len(text) - run + 1, run))
 
 
 # --- warcio, made strict and bounded ----------------------------------------------------
@@ -318,7 +413,14 @@ class _StrictReader(DecompressingBufferedReader):
         super()._process_read(data)
 
     def readline(self, length=None):
-        return super().readline(CHUNK_BYTES if length is None else min(length, CHUNK_BYTES))
+        limit = CHUNK_BYTES if length is None else min(length, CHUNK_BYTES)
+        buff = self.buff
+        if buff is not None and limit > 0:  # a whole line in the buffer: what warcio would return
+            line = buff.readline(limit)
+            if line.endswith(b"\n"):
+                return line
+            buff.seek(-len(line), 1)  # not a whole line: warcio's way, from the same place
+        return super().readline(limit)
 
     member_start = 0  # file offset of the gzip member being read
 
@@ -701,10 +803,10 @@ class _FileReader:
                 self._count("filtered:not_conversion_record")
                 continue
             body = record.content_stream()
-            pages = self.assembler.feed_record(
+            pages = self.assembler.feed_record_blocks(
                 record.rec_headers.protocol or record.rec_headers.statusline,
                 record.rec_headers.headers,
-                iter_body_lines(body, self.max_line_chars),
+                iter_body_blocks(body, self.max_line_chars),
             )
             try:
                 if quirks:  # pages end at WARC/1.0 lines: one record's body can hold many

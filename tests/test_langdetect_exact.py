@@ -6,6 +6,9 @@ or the LangDetectException, and, separately, the n-gram sequence and the profile
 Inputs: hand-picked edge cases (scripts, normalizations, capitals, URLs, e-mails, the
 10,000-char cut), seeded random texts, and the shared real-web WET pages (raw, after C4's
 line cleaning, and prefixes / suffixes / line subsets / case changes of them).
+The batch API ``detect_top_many`` is compared the same way (exact tuples) with langdetect
+and with ``detect_top``, over batch sizes, mixes of texts, forced hash collisions and
+small limits that exercise its rarer paths.
 """
 
 from __future__ import annotations
@@ -106,6 +109,15 @@ EDGE = [
 ]
 
 
+
+def run_in_threads(work, n: int) -> None:
+    """work(0) .. work(n - 1), each in its own thread, all at once."""
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
 def test_edge_cases_match_langdetect():
     assert_same(EDGE)
 
@@ -115,8 +127,9 @@ def test_edge_case_ngrams_match_langdetect():
     assert not bad
 
 
-def test_random_texts_match_langdetect():
-    rng = random.Random(20240611)
+def random_texts(seed: int = 20240611) -> list[str]:
+    """400 texts over random mixes of scripts and marks, 100 English word salads."""
+    rng = random.Random(seed)
     pieces = [
         "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", " \n\t.,;:!?'\"()-",
         "äöüßéèêàçñõãíóúâîôûëïÿœæøå", "ÄÖÜÉÈÀÇÑ", "абвгдежзийклмнопрстуфхцчшщъыьэюя", "АБВГД",
@@ -133,7 +146,11 @@ def test_random_texts_match_langdetect():
     for _ in range(100):  # word salads, with capital runs
         ws = [rng.choice(words) for _ in range(rng.randint(1, 30))]
         texts.append(" ".join(w.upper() if rng.random() < 0.2 else w for w in ws))
-    assert_same(texts)
+    return texts
+
+
+def test_random_texts_match_langdetect():
+    assert_same(random_texts())
 
 
 # --------------------------------------------------------------------------- pieces
@@ -215,6 +232,21 @@ def test_draws_follow_detector_random_calls(n):
         q = int(draws.pos[a + updates - 1]) + 1
 
 
+def test_remove_mails_equals_the_regex_sub():
+    rng = random.Random(11)
+    alphabet = ["a", "Z", "0", ".", "-", "_", "@", "@", " ", "é", "+", "\n"]
+    texts = []
+    for _ in range(30000):
+        weights = [rng.random() for _ in alphabet]
+        texts.append("".join(rng.choices(alphabet, weights, k=rng.choice([1, 3, 10, 40, 70, 130, 300]))))
+    for _ in range(500):  # runs around the 64-char and 255-char bounds
+        part = "x" * rng.randint(0, 140) + "@" + "y" * rng.randint(0, 600) + rng.choice(["", ".", ".com", "@z", " "])
+        texts.append(part * rng.randint(1, 3))
+    texts += ["a@b", "@", "a@", "@b", "a@@b.c", "x" * 64 + "@b.c", "x" * 65 + "@b.c", "a@b@c.d e@f"]
+    bad = [t for t in texts if L._remove_mails(t) != L._MAIL_RE.sub(" ", t)]
+    assert not bad, bad[:3]
+
+
 # --------------------------------------------------------------------------- API
 
 
@@ -266,11 +298,7 @@ def test_threads_give_the_same_results():
         got = {i: exact(texts[i]) for i in order}
         results[k] = [got[i] for i in range(len(texts))]
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, 4)
     assert all(results[k] == expected for k in range(4))
 
 
@@ -372,3 +400,213 @@ def test_realweb_all_pages_and_variants_match_langdetect(realweb):
         texts += variants(text, k)
     assert len(texts) > 5000
     assert_same(texts)
+
+
+# --------------------------------------------------------------------------- batch API
+
+# texts with trials that run to langdetect's iteration limit (update 1000; found by search)
+LIMIT = ["en tidak", "di ikke jeg", "zrl", "ødt n", "eñp sbå", "c dic"]
+NON_LATIN = [
+    "中文字符测试，这是一个句子。" * 40, "これは日本語の文章です。" * 30, "هذا نص عربي للاختبار " * 50,
+    "Это русский текст для проверки. " * 30, "한국어 문장입니다. " * 40, "นี่คือข้อความภาษาไทย" * 20,
+    "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(12000)),  # one 10,000-char "word"
+    "Ελληνικά " * 3, "עברית", "ქართული ენა",  # Georgian: no profile, no features
+]
+
+
+def reference_top(text: str):
+    """language.langdetect_reference_top's tuple, from langdetect itself."""
+    ref = reference(text)
+    if ref == EXC:
+        return None, 0.0, "filtered:langdetect_exception"
+    if not ref:
+        return None, 0.0, "filtered:no_predictions"
+    return ref[0][0], ref[0][1], "ok"
+
+
+def assert_same_tops(got, expected, texts):
+    """Exact equality: same tuples, the probabilities compared as floats with ==."""
+    assert len(got) == len(expected) == len(texts)
+    bad = [(i, texts[i][:60], e, g) for i, (g, e) in enumerate(zip(got, expected))
+           if g != e or type(g[1]) is not float]
+    assert not bad, f"{len(bad)}/{len(texts)} differ, first: {bad[:3]}"
+
+
+def mixed_texts() -> list[str]:
+    """Texts converging after very different numbers of blocks, in one shuffled list."""
+    texts = EDGE + LIMIT + NON_LATIN + random_texts(7)[::3]
+    texts += [EN * k for k in (1, 3, 20)] + ["Das ist ein deutscher Satz. " * 12, "mixed EN und deutsch " * 30]
+    random.Random(3).shuffle(texts)
+    return texts
+
+
+def test_detect_top_many_matches_langdetect():
+    texts = EDGE + LIMIT + NON_LATIN
+    expected = [reference_top(t) for t in texts]
+    assert_same_tops(L.detect_top_many(texts), expected, texts)
+    assert_same_tops(L.detect_top_many(texts, batch_size=7), expected, texts)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 7, 300])
+def test_detect_top_many_equals_detect_top(batch_size):
+    texts = mixed_texts()
+    texts += texts[:40] + [EN] * 5  # duplicates, in and across batches
+    assert_same_tops(L.detect_top_many(texts, batch_size=batch_size), [L.detect_top(t) for t in texts], texts)
+
+
+def test_detect_top_many_small_inputs():
+    assert L.detect_top_many([]) == []
+    assert L.detect_top_many([""]) == [(None, 0.0, "filtered:langdetect_exception")]
+    assert L.detect_top_many(["12345 !!! ???", "   "]) == [(None, 0.0, "filtered:langdetect_exception")] * 2
+    assert L.detect_top_many(t for t in [EN, "ab"]) == [L.detect_top(EN), L.detect_top("ab")]
+    assert L.detect_top_many([EN]) == [reference_top(EN)]
+
+
+def test_limit_texts_reach_the_iteration_limit():
+    """LIMIT covers trials stopped by ITERATION_LIMIT, not by convergence (langdetect's own
+    count of _update_lang_prob calls per trial: 1001 when stopped at update 1000)."""
+    from langdetect import detector_factory
+
+    detector_factory.init_factory()
+    stopped = 0
+    for text in LIMIT:
+        detector = detector_factory._factory.create()
+        detector.append(text)
+        updates: list[int] = []  # per trial (random.gauss starts one)
+
+        def count_update(*args, updates=updates, update=detector._update_lang_prob):
+            updates[-1] += 1
+            return update(*args)
+
+        def new_trial(*args, updates=updates, gauss=detector.random.gauss):
+            updates.append(0)
+            return gauss(*args)
+
+        detector._update_lang_prob, detector.random.gauss = count_update, new_trial
+        detector.seed = 0
+        detector._detect_block()
+        assert len(updates) == 7
+        stopped += updates.count(1001)
+    assert stopped >= 10
+
+
+def test_the_comparison_catches_one_ulp():
+    import math
+
+    texts = [EN, "Das ist ein deutscher Satz."]
+    got = L.detect_top_many(texts)
+    lang, prob, verdict = got[1]
+    with pytest.raises(AssertionError):
+        assert_same_tops([got[0], (lang, math.nextafter(prob, 1.0), verdict)], got, texts)
+
+
+def test_a_pairwise_sum_would_be_caught(monkeypatch):
+    """The tests see summation-order mistakes: numpy's own (pairwise) row sums change
+    the probabilities of many texts."""
+    texts = mixed_texts()
+    expected = [L.detect_top(t) for t in texts]
+    monkeypatch.setattr(L, "_row_sums_max", lambda r: (r.sum(axis=1), r.max(axis=1)))
+    got = L.detect_top_many(texts)
+    assert sum(g != e for g, e in zip(got, expected)) > len(texts) // 10
+
+
+def test_hash_collisions_take_the_per_text_path(monkeypatch):
+    """With a hash that collides all the time (the first code point: also words of
+    different lengths), every mismatch is caught and those texts go the per-text path."""
+    texts = mixed_texts()
+    expected = [L.detect_top(t) for t in texts]
+    calls = []
+    detect_top = L.detect_top
+    monkeypatch.setattr(L, "detect_top", lambda text: calls.append(text) or detect_top(text))
+    monkeypatch.setattr(L, "_word_hashes", lambda c, starts, ends: (c[starts].astype(np.uint64) << 1) | 1)
+    monkeypatch.setattr(L, "_word_table", L._WordTable())
+    assert_same_tops(L.detect_top_many(texts, batch_size=64), expected, texts)
+    assert 0 < len(calls) < len(texts)
+
+
+def test_batch_limits_and_growth_paths(monkeypatch):
+    """Tiny limits: the word table fills and empties within batches, many small chunks,
+    draws rescanned many times, new words' rows computed in small groups."""
+    texts = mixed_texts()[:120] + LIMIT
+    expected = [L.detect_top(t) for t in texts]
+    monkeypatch.setattr(L, "_word_table", L._WordTable())
+    monkeypatch.setattr(L, "_WORD_CACHE_MAX", 40)
+    monkeypatch.setattr(L, "_TABLE_MAX_CHARS", 400)
+    monkeypatch.setattr(L, "_CHUNK_CHARS", 300)
+    monkeypatch.setattr(L, "_BATCH_STREAM", 8)
+    monkeypatch.setattr(L, "_ROWS_GROUP", 16)
+    monkeypatch.setattr(L, "_STREAM_INITIAL", 16)  # random stream regrown from scratch
+    monkeypatch.setattr(L, "_stream_state", None)
+    monkeypatch.setattr(L, "_gauss_state", None)
+    monkeypatch.setattr(L, "_powers_state", None)
+    batches = []
+    features = L._batch_features
+    monkeypatch.setattr(L, "_batch_features", lambda *a: batches.append(1) or features(*a))
+    assert_same_tops(L.detect_top_many(texts, batch_size=50), expected, texts)
+    assert len(batches) > 10  # split when the table got full
+    assert_same_tops(L.detect_top_many(texts, batch_size=50), expected, texts)  # warm
+
+
+def test_batch_self_check_and_per_text_fallback(monkeypatch):
+    import math
+
+    assert L._batch_self_check() == ""
+    assert L._batch_problem == ""
+    # a compensated sum (as CPython 3.12's) is noticed ...
+    monkeypatch.setattr(L, "sum", math.fsum, raising=False)
+    assert L._batch_self_check() != ""
+    monkeypatch.undo()
+    # ... and then detect_top_many runs detect_top text by text
+    texts = EDGE[:20] + LIMIT
+    calls = []
+    detect_top = L.detect_top
+    monkeypatch.setattr(L, "detect_top", lambda text: calls.append(text) or detect_top(text))
+    monkeypatch.setattr(L, "_batch_problem", "simulated")
+    assert L.detect_top_many(texts) == [detect_top(t) for t in texts]
+    assert calls == texts
+
+
+def test_detect_top_many_with_langdetect_fallback(monkeypatch):
+    L._get_model()
+    monkeypatch.setattr(L, "_model_ok", False)
+    texts = EDGE[:10] + [EN]
+    assert_same_tops(L.detect_top_many(texts), [reference_top(t) for t in texts], texts)
+
+
+def test_detect_top_many_threads():
+    texts = mixed_texts()[:150]
+    expected = [L.detect_top(t) for t in texts]
+    results: dict[int, list] = {}
+
+    def work(k):
+        order = list(range(len(texts)))
+        random.Random(k).shuffle(order)
+        got = L.detect_top_many([texts[i] for i in order], batch_size=16 + k)
+        results[k] = [got[order.index(i)] for i in range(len(texts))]
+        if k == 0:
+            L.clear_caches()
+
+    run_in_threads(work, 4)
+    assert all(results[k] == expected for k in range(4))
+
+
+def test_realweb_detect_top_many_matches_langdetect(realweb):
+    raw, cleaned = realweb
+    texts = raw[3::10] + cleaned[3::10]
+    for k, text in enumerate(cleaned[7::30]):
+        texts += variants(text, k)
+    assert len(texts) > 250
+    expected = [reference_top(t) for t in texts]
+    assert_same_tops(L.detect_top_many(texts), expected, texts)
+    assert_same_tops(L.detect_top_many(texts, batch_size=33), expected, texts)
+
+
+def test_realweb_all_detect_top_many_equals_detect_top(realweb):
+    """Every page and variant: the batch path equals the per-text path (itself compared
+    with langdetect on all of them by the slow test above)."""
+    raw, cleaned = realweb
+    texts = list(raw) + list(cleaned)
+    for k, text in enumerate(cleaned):
+        texts += variants(text, k)
+    L.clear_caches()
+    assert_same_tops(L.detect_top_many(texts), [L.detect_top(t) for t in texts], texts)

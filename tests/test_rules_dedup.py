@@ -1,5 +1,6 @@
 """Global line dedup (TFDS ``remove_duplicate_text``, c4_reference.md 4.2) with the pure
-functions: pass 1 ``emit_line_owners`` + smallest owner key, pass 2 ``remove_duplicate_lines``."""
+functions: pass 1 ``owner_records``, pass 2 ``pick_line_owners`` (smallest owner key), pass 3
+``remove_duplicate_lines``."""
 
 from __future__ import annotations
 
@@ -25,15 +26,16 @@ def md5hex(s: str) -> str:
 
 
 def run_dedup(pages, min_num_sentences=3, local_dedup=True, line_hash=dedup.line_hash_unicode,
-              owner_of=lambda p: p.url):
-    """Both passes, the way the Beam graph wires them; returns (kept pages, dedupe counters)."""
-    best: dict[bytes, tuple[bytes, str]] = {}
+              owner_of=lambda p: p.url, shards=1):
+    """The passes, the way the Beam graph wires them; returns (kept pages, dedupe counters)."""
+    by_line_shard: dict[int, list[bytes]] = {}
     for page in pages:
-        for h, candidate in dedup.emit_line_owners(page, owner_of(page), line_hash):
-            best[h] = dedup.pick_owner(best[h], candidate) if h in best else candidate
-    owned: dict[str, set[bytes]] = {}
-    for h, (_, url) in best.items():
-        owned.setdefault(url, set()).add(h)
+        records = dedup.owner_records(dedup.line_hashes(page.text, line_hash), dedup.owner_key(owner_of(page)))
+        for shard, blob in dedup.split_records(records, shards, by="line").items():
+            by_line_shard.setdefault(shard, []).append(blob)
+    winners = [dedup.pick_line_owners(b"".join(blobs)) for blobs in by_line_shard.values()]
+    owned_by_key = dedup.owned_lines(winners)
+    owned = {owner_of(p): owned_by_key.get(dedup.owner_key(owner_of(p)), set()) for p in pages}
     counters: Counter = Counter()
     kept = []
     for page in pages:
@@ -158,23 +160,71 @@ def test_owner_key_is_md5_of_url_and_orders_like_hex():
     assert sorted(urls, key=dedup.owner_key) == sorted(urls, key=md5hex)
 
 
-def test_emit_line_owners_one_candidate_per_distinct_line():
+def test_owner_records_one_per_distinct_line():
     page = Page(url=ALPHA, text="Same.\nsame.\nOther.")
-    emitted = list(dedup.emit_line_owners(page, page.url))
-    assert len(emitted) == 2
-    assert {h for h, _ in emitted} == {dedup.line_hash_unicode("same."), dedup.line_hash_unicode("other.")}
-    assert all(c == (dedup.owner_key(ALPHA), ALPHA) for _, c in emitted)
+    hashes = dedup.line_hashes(page.text)
+    assert hashes == [dedup.line_hash_unicode(x) for x in ("same.", "same.", "other.")]
+    records = dedup.owner_records(hashes, dedup.owner_key(ALPHA))
+    assert len(records) == 2 * dedup.RECORD_BYTES
+    pairs = {(records[i:i + 16], records[i + 16:i + 32]) for i in range(0, len(records), 32)}
+    assert pairs == {(dedup.line_hash_unicode(x), dedup.owner_key(ALPHA)) for x in ("same.", "other.")}
 
 
-def test_pick_owner_smallest_key_and_symmetric():
-    a = (dedup.owner_key(ECHO), ECHO)
-    b = (dedup.owner_key(BRAVO), BRAVO)
-    assert dedup.pick_owner(a, b) == a and dedup.pick_owner(b, a) == a
-    cands = [(dedup.owner_key(u), u) for u in (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT)]
-    best = cands[0]
-    for c in cands[1:]:
-        best = dedup.pick_owner(best, c)
-    assert best[1] == ECHO
+def _records(pairs):
+    return b"".join(h + o for h, o in pairs)
+
+
+def test_pick_line_owners_smallest_owner_key_per_line():
+    urls = (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT)
+    shared, alone = dedup.line_hash_unicode("shared."), dedup.line_hash_unicode("alone.")
+    pairs = [(shared, dedup.owner_key(u)) for u in urls] + [(alone, dedup.owner_key(BRAVO))]
+    for seed in range(5):
+        random.Random(seed).shuffle(pairs)
+        winners = dedup.pick_line_owners(_records(pairs))
+        assert dedup.owned_lines([winners]) == {dedup.owner_key(ECHO): {shared}, dedup.owner_key(BRAVO): {alone}}
+    assert dedup.pick_line_owners(b"") == b""
+    with pytest.raises(ValueError, match="32-byte"):
+        dedup.pick_line_owners(b"x" * 33)
+
+
+def test_pick_line_owners_compares_whole_digests():
+    # same first 8 bytes: the owner is decided by the second half of the key
+    h = bytes(16)
+    low, high = bytes(8) + bytes([0] * 7 + [1]), bytes(8) + bytes([0] * 7 + [2])
+    assert dedup.pick_line_owners(_records([(h, high), (h, low)])) == h + low
+    other = bytes(8) + bytes([0] * 7 + [9])  # a different line hash sharing the first 8 bytes
+    assert set(dedup.owned_lines([dedup.pick_line_owners(_records([(h, high), (other, high), (h, low)]))])) == {low, high}
+
+
+def test_split_records_by_shard_of_line_or_owner():
+    rng = random.Random(5)
+    pairs = [(rng.randbytes(16), rng.randbytes(16)) for _ in range(500)]
+    for by, col in (("line", 0), ("owner", 1)):
+        parts = dedup.split_records(_records(pairs), 7, by=by)
+        assert sum(len(b) for b in parts.values()) == 500 * 32
+        for shard, blob in parts.items():
+            for i in range(0, len(blob), 32):
+                rec = (blob[i:i + 16], blob[i + 16:i + 32])
+                assert dedup.shard_of(rec[col], 7) == shard
+
+
+@pytest.mark.parametrize("shards", [1, 2, 7, 64])
+def test_result_independent_of_shard_count(shards):
+    pages = [
+        Page(url=u, text=f"Shared line one.\nShared line two.\nPage {u} has its own line. Yes it does. Really.")
+        for u in (ALPHA, BRAVO, CHARLIE, DELTA, ECHO, FOXTROT)
+    ]
+    assert run_dedup(pages, shards=shards) == run_dedup(pages, shards=1)
+
+
+def test_remove_duplicate_lines_uses_given_hashes():
+    page = Page(url=ALPHA, text="One line. Two. Three.\nAnother line.")
+    hashes = dedup.line_hashes(page.text)
+    counters = Counter()
+    out = dedup.remove_duplicate_lines(page, {hashes[0]}, counters, 0, hashes=hashes)
+    assert out.text == "One line. Two. Three."
+    with pytest.raises(ValueError, match="hashes"):
+        dedup.remove_duplicate_lines(page, {hashes[0]}, counters, 0, hashes=hashes[:1])
 
 
 def test_owner_is_not_smallest_url_nor_first_page():

@@ -93,3 +93,18 @@ def test_english_verdict(lang, prob, verdict):
 
 def test_threshold_constant():
     assert language.MIN_PROBABILITY == 0.99
+
+
+def test_batch_equals_one_by_one_with_counters():
+    texts = [EN, FR, MIXED, "", "12345 !!!", EN + " " + FR, "Short.", EN.upper()] * 3
+    pages = [Page(url=f"http://x.example/{i}", normalized_url=f"x.example/{i}", text=t, timestamp="t")
+             for i, t in enumerate(texts)]
+    one_counters: Counter = Counter()
+    one = [language.detect_english(p, one_counters) for p in pages]
+    batch_counters: Counter = Counter()
+    batch = language.detect_english_batch(pages, batch_counters)
+    assert batch == one
+    assert batch_counters == one_counters
+    kept = sum(p is not None for p in batch)
+    assert 0 < kept < len(pages) and batch_counters["english-filter/passed"] == kept
+    assert language.detect_english_batch([], Counter()) == []

@@ -290,3 +290,53 @@ def test_clean_page_sentence_threshold_on_real_pages_matches_naive(realweb_pages
         if out is not None:
             assert out.text == "\n".join(kept_lines).strip()
     assert few >= 1
+
+
+# --- has_at_least_sentences stops at the n-th break: equal to the full count ----------------
+
+@pytest.mark.parametrize("text, count", [
+    ("First one here. Second one here.)", 2),   # realignment empties the final slice
+    ('One. Two. Three.")', 3),
+    ('He said "Go home." "', 2),
+    ("One here. Two here. \x1c", 2),             # a break slice ends at len(text.rstrip())
+    ("One here. Two here. \u200b", 3),           # U+200B is not whitespace: a third sentence
+    ("One. Two.\n\"Three", 3),
+    ("no break at all", 1),
+    ("   ", 0),
+])
+def test_has_at_least_sentences_on_realignment_edge_cases(text, count):
+    assert sentences.count_sentences(text) == count
+    for n in range(count + 3):
+        assert lines.has_at_least_sentences(text, n) is (count >= n), n
+
+
+# Words, abbreviations, initials, numbers, closing quotes/brackets and odd whitespace.
+SENTENCE_PIECES = [
+    "One", "two", "Mr.", "Dr.", "etc.", "U.S.", "J.", "3.", "1.5", "e.g.", "word.", "word?", "word!", "word...",
+    ".", "?", "!", "!!", '"', "'", ")", "]", "}", "\u201d", "\u2019", "\xbb", "(", "--", " ", " ", " ", "  ",
+    "\n", "\t", "\xa0", "\u2028", "\x1c", "\u200b", "The", "it", "And",
+]
+
+
+def test_has_at_least_sentences_equals_full_count_on_seeded_random_texts():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(1500):
+        text = "".join(rng.choice(SENTENCE_PIECES) for _ in range(rng.randrange(0, 14)))
+        count = sentences.count_sentences(text)
+        for n in (0, 1, 2, 3, count, count + 1):
+            assert lines.has_at_least_sentences(text, n) is (count >= n), (text, n)
+
+
+try:
+    import hypothesis
+    from hypothesis import strategies as st
+except ImportError:  # the seeded random test above covers the same ground
+    hypothesis = None
+
+if hypothesis is not None:
+    @hypothesis.settings(max_examples=500, deadline=None)
+    @hypothesis.given(st.lists(st.sampled_from(SENTENCE_PIECES), max_size=16).map("".join), st.integers(0, 6))
+    def test_has_at_least_sentences_equals_full_count_hypothesis(text, n):
+        assert lines.has_at_least_sentences(text, n) is (sentences.count_sentences(text) >= n)

@@ -320,13 +320,9 @@ def tfds_dedup(c4u, pages, min_num_sentences=3):
 
 
 def ours_dedup(pages, min_num_sentences=3):
-    best: dict[bytes, tuple[bytes, str]] = {}
-    for p in pages:
-        for h, cand in dedup.emit_line_owners(p, p.url):
-            best[h] = dedup.pick_owner(best[h], cand) if h in best else cand
-    owned: dict[str, set[bytes]] = {}
-    for h, (_, url) in best.items():
-        owned.setdefault(url, set()).add(h)
+    records = b"".join(dedup.owner_records(dedup.line_hashes(p.text), dedup.owner_key(p.url)) for p in pages)
+    owned_by_key = dedup.owned_lines([dedup.pick_line_owners(records)])
+    owned = {p.url: owned_by_key.get(dedup.owner_key(p.url), set()) for p in pages}
     counts: Counter = Counter()
     out = []
     for p in pages:

@@ -5,12 +5,16 @@ the header (name, value) tuples, then the body split at universal newlines."""
 
 from __future__ import annotations
 
+import random
+import re
+import sys
 from collections import Counter
 
 import pytest
 
 from c4forge.cleaning_rules import wet
 from c4forge.cleaning_rules.page import Page
+from c4forge.cleaning_rules.urls import normalize_url
 
 DATE = "2019-04-24T09:23:58Z"
 
@@ -313,3 +317,143 @@ def test_merged_records_are_length_checked_together():
     pages, counters = assemble(records, max_page_length=50)
     assert [p.url for p in pages] == ["http://c.com/"]
     assert ns(counters, "too-long-filter") == {"passed": 1, "filtered": 1}
+
+
+# --- bodies in blocks (the reader's pieces), against the rules applied line by line ------
+
+FIELD_KEYS = (("WARC-Target-URI:", "url"), ("WARC-Date:", "timestamp"),
+              ("Content-Type:", "content_type"), ("Content-Length:", "content_length"))
+
+
+def line_by_line(records, quirks=True, require_timestamp=True, max_page_length=None):
+    """TFDS's split_wet_file loop (+ is_valid_length), one line at a time: the reference."""
+    pages, counters = [], Counter({"split-wet-file/wet-file": 1})
+
+    def new():
+        return {"url": "", "timestamp": "", "content_type": "", "content_length": "", "lines": []}
+
+    def set_field(draft, line):
+        for field_key, field in FIELD_KEYS:
+            if line.startswith(field_key):
+                draft[field] = line[len(field_key):].strip()
+                return
+
+    def emit(d):
+        text = "\n".join(d["lines"])
+        verdict = wet.page_validity(d["url"], bool(text), d["timestamp"], require_timestamp)
+        counters["split-wet-file/" + verdict] += 1
+        if verdict != "passed":
+            return
+        if max_page_length is not None:
+            too_long = len(text) > max_page_length
+            counters["too-long-filter/" + ("filtered" if too_long else "passed")] += 1
+            if too_long:
+                counters["chars/too-long-filter/filtered"] += len(text)
+                return
+        pages.append(Page(url=d["url"], normalized_url=normalize_url(d["url"]) if d["url"] else "",
+                          text=text, timestamp=d["timestamp"], content_type=d["content_type"],
+                          content_length=d["content_length"]))
+
+    draft = None
+    for version, headers, body in records:
+        if not quirks:
+            d = new()
+            for name, value in headers:
+                set_field(d, f"{name}: {value}")
+            d["lines"] = [s for s in (raw.strip() for raw in wet.split_universal_lines(body)) if s]
+            emit(d)
+            continue
+        for raw in [version, *(f"{name}: {value}" for name, value in headers), *wet.split_universal_lines(body)]:
+            line = raw.strip()
+            if not line:
+                continue
+            if line == "WARC/1.0":
+                if draft is not None:
+                    emit(draft)
+                draft = new()
+            if draft is None:
+                draft = new()
+            if line.startswith(("WARC", "CONTENT-", "Content-")):
+                set_field(draft, line)
+            else:
+                draft["lines"].append(line)
+    if quirks and draft is not None:
+        emit(draft)
+    return pages, +counters
+
+
+def random_record(rng):
+    pieces = ["word", "two words", "WARC/1.0", "WARC/1.1", "WARC-Date: body-date", "Content-Length: 7",
+              "CONTENT-x", "WARC-Target-URI: http://body.example/", "é€😀", "WARCRAFT", "\x00", "x" * 40,
+              " ", "\t", "\x0b", "\x1c", "\x85", "\xa0", "\u2028", "\u3000", "\r", "\r\n", "\n", "\n\n"]
+    body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+    names = ["WARC-Type", "WARC-Target-URI", "WARC-Date", "WARC-Record-ID", "Content-Type", "Content-Length",
+             "warc-date", "WARC-Date:", "WARC-Datex", "Foo", "WARC/1.0", "Content-Type-X"]
+    values = ["", " ", "v", " padded value ", "http://a.example/p", "2019-04-18T12:00:00Z", "a\rb", "\u3000x\u3000"]
+    headers = [(rng.choice(names), rng.choice(values)) for _ in range(rng.randint(0, 6))]
+    return rng.choice(["WARC/1.0", "WARC/1.0", "WARC/1.1", " WARC/1.0 ", "", "other"]), headers, body
+
+
+def as_blocks(rng, body):
+    """The body's lines in random runs, each run one block (lines joined with "\\n")."""
+    lines, blocks, i = wet.split_universal_lines(body), [], 0
+    while i < len(lines):
+        n = rng.randint(1, 4)
+        blocks.append("\n".join(lines[i:i + n]))
+        i += n
+    return blocks
+
+
+@pytest.mark.parametrize("quirks", [True, False])
+def test_blocks_give_the_pages_of_line_by_line(quirks):
+    for seed in range(400):
+        rng = random.Random(seed)
+        records = [random_record(rng) for _ in range(rng.randint(1, 5))]
+        options = {"quirks": quirks, "require_timestamp": rng.random() < 0.5,
+                   "max_page_length": rng.choice([None, 20, 60, 1000])}
+        expected = line_by_line(records, **options)
+        for by_lines in (False, True):
+            counters: Counter = Counter()
+            asm = wet.WetPageAssembler(counters, **options)
+            pages = []
+            for version, headers, body in records:
+                if by_lines:
+                    pages += asm.feed_record(version, headers, wet.split_universal_lines(body))
+                else:
+                    pages += asm.feed_record_blocks(version, headers, as_blocks(rng, body))
+            pages += asm.finish()
+            assert (pages, +counters) == expected, (seed, by_lines, records)
+
+
+def test_page_text_of_is_the_stripped_lines():
+    rng = random.Random(0)
+    alphabet = ["a", "b c", " ", "\t", "\n", "\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0",
+                "\u2028", "\u2029", "\u3000", "\u200b", "\x00", "é"]
+    for _ in range(3000):
+        block = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        expected = "\n".join(s for s in (line.strip() for line in block.split("\n")) if s)
+        assert wet.page_text_of(block) == expected, repr(block)
+    clean = "Title\nA line, with words.\nLast"
+    assert wet.page_text_of(clean) is clean  # taken as it is
+
+
+def test_regex_whitespace_is_what_strip_removes():
+    # page_text_of relies on re's \s being exactly the whitespace of str.strip()
+    every_char = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert re.findall(r"\s", every_char) == [c for c in every_char if c.isspace()]
+    assert all(not c.strip() for c in every_char if c.isspace())
+
+
+def test_usual_header_names_set_fields_as_their_lines_do():
+    for name in wet._HEADER_FIELDS:
+        for value in ["", "  ", "v", " padded \t", "a\rb", "\u3000x\u3000", "x: y"]:
+            line = f"{name}: {value}"
+            for quirks in (True, False):
+                got, want = wet._PageDraft(), wet._PageDraft()
+                field = wet._HEADER_FIELDS[name]
+                if field:
+                    setattr(got, field, value.strip())
+                wet._apply_header_line(want, line.strip() if quirks else line)
+                assert (got.url, got.timestamp, got.content_type, got.content_length) == (
+                    want.url, want.timestamp, want.content_type, want.content_length), (name, value)
+                assert not quirks or line.strip().startswith(wet.METADATA_PREFIXES)
