@@ -54,7 +54,7 @@ def english_verdict(lang: Optional[str], prob: float, min_probability: float = M
 
 def detect_english(page: Page, counters: Counter, min_probability: float = MIN_PROBABILITY) -> Optional[Page]:
     """The page with language='en', or None (counted under ``english-filter``)."""
-    return _english_or_none(page, langdetect_top(page.text), counters, min_probability)
+    return english_or_none(page, langdetect_top(page.text), counters, min_probability)
 
 
 def detect_english_batch(pages: Sequence[Page], counters: Counter,
@@ -64,11 +64,13 @@ def detect_english_batch(pages: Sequence[Page], counters: Counter,
     from . import langdetect_exact
 
     tops = langdetect_exact.detect_top_many([p.text for p in pages])
-    return [_english_or_none(page, top, counters, min_probability) for page, top in zip(pages, tops)]
+    return [english_or_none(page, top, counters, min_probability) for page, top in zip(pages, tops)]
 
 
-def _english_or_none(page: Page, top: tuple[Optional[str], float, str], counters: Counter,
-                     min_probability: float) -> Optional[Page]:
+def english_or_none(page: Page, top: tuple[Optional[str], float, str], counters: Counter,
+                    min_probability: float) -> Optional[Page]:
+    """The english-filter decision on a (language, probability, verdict) top, counted;
+    shared with the other backends of ``--langid`` (``langid.py``) so their counters match."""
     lang, prob, verdict = top
     if verdict == "ok":
         verdict = english_verdict(lang, prob, min_probability)

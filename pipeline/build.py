@@ -13,7 +13,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from c4forge.cleaning_rules import mc4
+from c4forge.cleaning_rules import langid, mc4
 from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, Profile, get_profile
 
@@ -44,6 +44,7 @@ class BuildConfig:
     dedup: Optional[str] = None  # None: the profile's ("lines"); or "three-sentence-spans"
     input_format: str = "wet"  # or "warc": HTML response records, text extracted
     html_extractor: str = "resiliparse"
+    langid: str = langid.LANGDETECT  # the English filter's backend; only langdetect is C4
 
     def resolved_profile(self) -> Profile:
         return get_profile(self.profile).with_switches(self.noclean, self.noblocklist, self.wet_quirks,
@@ -109,7 +110,10 @@ def describe_existing_build(output: str) -> str:
     fetched = report.get("fetch") or {}
     origin = f"{fetched['crawl']} entries {fetched['segments']}" if fetched else f"{len(inputs)} WET file(s) ({names})"
     finished = config.get("finished_at", "at an unknown time")
-    return (f"profile {config.get('profile')}, {'+'.join(config.get('formats', []))}, built from {origin}, "
+    backend = config.get("langid", langid.LANGDETECT)  # reports from before --langid lack it
+    langid_note = "" if backend == langid.LANGDETECT else f", --langid {backend} (not C4)"
+    return (f"profile {config.get('profile')}{langid_note}, {'+'.join(config.get('formats', []))}, "
+            f"built from {origin}, "
             f"{splits or '0 examples'}, finished {finished}")
 
 
@@ -149,8 +153,8 @@ def load_profile_badwords(profile: Profile, badwords_dir: Optional[str]):
 
 def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile: Profile, badwords):
     """Graph + sinks; returns the PCollection of per-split summaries."""
-    split_pages = build_c4(pipeline, wet_paths, profile, badwords,
-                           input_format=config.input_format, html_extractor=config.html_extractor)
+    split_pages = build_c4(pipeline, wet_paths, profile, badwords, input_format=config.input_format,
+                           html_extractor=config.html_extractor, langid_backend=config.langid)
     splits = mc4.mc4_split_names() if profile.multilingual else SPLITS
     summaries = []
     if "tfrecord" in config.formats:
@@ -187,6 +191,9 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
     badwords = load_profile_badwords(profile, config.badwords_dir)
     logger.info("building %s from %d %s file(s) into %s", profile.name, len(wet_paths),
                 config.input_format.upper(), config.output)
+    not_c4 = langid.differs_from_c4(config.langid)
+    if not_c4:
+        logger.warning(not_c4)
 
     summary_prefix = FileSystems.join(config.output, f".c4forge-summaries-{int(time.time() * 1e6)}")
     started = time.time()
@@ -206,6 +213,8 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
         "wall_seconds": round(time.time() - started, 1),
         "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     })
+    if not_c4:
+        report["warnings"] = [not_c4]
     if fetch_report is not None:
         report["fetch"] = dict(fetch_report)
     with explained_access_errors(config.output), FileSystems.create(FileSystems.join(config.output, REPORT_NAME)) as f:

@@ -1,7 +1,7 @@
 """The c4forge Beam graph: C4 stage by stage, top to bottom (TFDS c4.py's order).
 
     list WET files → read pages (parse + length cap) → URL dedup (newest wins)
-    → clean lines/pages → global line dedup → English (langdetect) → bad words
+    → clean lines/pages → global line dedup → English (langdetect, or --langid cld3) → bad words
     → (split, page)
 
 Every stage is a thin Beam wrapper around a pure function of ``c4forge.cleaning_rules``;
@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from c4forge.cleaning_rules import badwords as badwords_rules
-from c4forge.cleaning_rules import dedup, html_text, language, lines, mc4, span_dedup, urldedup, urls
+from c4forge.cleaning_rules import dedup, html_text, langid, lines, mc4, span_dedup, urldedup, urls
 from c4forge.cleaning_rules.counters import DUPLICATE_URL, chars_key, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import Profile
@@ -316,11 +316,16 @@ class DedupeSentenceSpans(beam.PTransform):
 class DetectEnglish(_CountingDoFn):
     """Pages are detected in batches of ``batch_size`` (``language.detect_english_batch``):
     langdetect's per-text steps run for the whole batch at once. Results are per page,
-    so how a runner bundles pages cannot change them."""
+    so how a runner bundles pages cannot change them. ``backend`` is ``--langid``
+    (``cleaning_rules/langid.py``); every backend counts under ``english-filter/``."""
 
-    def __init__(self, min_probability: float, batch_size: int = 512):
-        self._min_probability = min_probability
+    def __init__(self, min_probability: float, batch_size: int = 512, backend: str = langid.LANGDETECT):
+        self._min_probability = min_probability  # langdetect's; CLD3 has its own
         self._batch_size = batch_size
+        self._backend = backend
+
+    def setup(self):
+        self._detect_batch = langid.english_batch_detector(self._backend, self._min_probability)
 
     def start_bundle(self):
         super().start_bundle()
@@ -338,7 +343,7 @@ class DetectEnglish(_CountingDoFn):
 
     def _detect(self):
         batch, self._batch = self._batch, []
-        return [p for p in language.detect_english_batch(batch, self.counts, self._min_probability) if p is not None]
+        return [p for p in self._detect_batch(batch, self.counts) if p is not None]
 
 
 class FilterBadwords(_CountingDoFn):
@@ -423,18 +428,30 @@ class AssignSplit(_CountingDoFn):
         yield split, page
 
 
+def check_langid(backend: str, profile: Profile) -> None:
+    """ValueError for a backend the profile has no use for or an unknown one;
+    mc4.LanguageIdUnavailable when its package is missing."""
+    if profile.multilingual and backend != langid.LANGDETECT:
+        raise ValueError(f"--langid picks the English filter of the c4-en profiles; {profile.name} labels "
+                         f"every page with CLD3 already")
+    langid.check_backend(backend)
+
+
 def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
              input_format: str = "wet", html_extractor: str = html_text.DEFAULT_EXTRACTOR,
-             make_identifier=None):
+             make_identifier=None, langid_backend: str = langid.LANGDETECT):
     """The whole C4 graph for one profile; returns a PCollection of (split, page).
 
     ``input_format="warc"`` reads HTML response records of WARC files instead of WET
-    files (text extracted by ``html_extractor``). For a multilingual profile (mC4),
-    ``badwords`` maps language → words (``mc4.load_mc4_badwords``) and ``make_identifier``
-    replaces gcld3; splits are then ``<lang>`` / ``<lang>-validation``.
+    files (text extracted by ``html_extractor``). ``langid_backend`` (``--langid``) picks
+    the English filter's identifier; anything but langdetect changes the output vs C4.
+    For a multilingual profile (mC4), ``badwords`` maps language → words
+    (``mc4.load_mc4_badwords``) and ``make_identifier`` replaces gcld3; splits are then
+    ``<lang>`` / ``<lang>-validation``.
     """
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; choose from {', '.join(INPUT_FORMATS)}")
+    check_langid(langid_backend, profile)  # fail at graph construction, not in a worker
     if input_format == "warc":
         html_text.check_extractor(html_extractor)  # fail at graph construction, not in a worker
         reader = ReadWarcFile(profile, html_extractor)
@@ -456,7 +473,8 @@ def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
         pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
     elif profile.dedupe:
         pages = pages | "DedupeLines" >> DedupeLines(profile, line_dedup_shards(len(wet_paths)))
-    pages = pages | "DetectEnglish" >> beam.ParDo(DetectEnglish(profile.langdetect_min_probability))
+    pages = pages | "DetectEnglish" >> beam.ParDo(
+        DetectEnglish(profile.langdetect_min_probability, backend=langid_backend))
     if profile.badwords == "page":
         pages = pages | "FilterBadwords" >> beam.ParDo(FilterBadwords(badwords, profile.badwords_filter_fraction))
     return pages | "AssignSplit" >> beam.ParDo(AssignSplit())

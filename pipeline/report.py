@@ -72,6 +72,7 @@ def format_table(report: Mapping) -> str:
         lines.append(f"{r['stage']:<22} {r['rule']:<38} {r['removed']:>10,} {r['unit']:<6} {r['chars']:>14,}")
     lines.append("")
     lines.append(f"pages read: {report['pages_read']:,}   kept: {report['pages_kept']:,}")
+    lines += [f"WARNING: {warning}" for warning in report.get("warnings", ())]
     seen = set()
     for s in report["splits"]:
         if (s["format"], s["split"]) in seen:

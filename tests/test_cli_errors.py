@@ -19,6 +19,7 @@ import pytest
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
+from c4forge.cleaning_rules import langid
 from c4forge.pipeline import cli
 
 from commoncrawl_server import FakeCommonCrawl, listing
@@ -238,3 +239,26 @@ def test_errors_exit_2_without_a_traceback_in_a_real_process(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("c4forge: error: no crawl-data/CC-MAIN-2099-01/wet.paths.gz")
+
+
+# --- --langid cld3 without gcld3 -------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["build", "run-all"])
+def test_langid_cld3_without_gcld3_stops_before_any_download(capsys, tmp_path, hide_module, command):
+    hide_module("gcld3")
+    # An unreachable crawl: had the check come after the input listing, this would be a connection error.
+    code = cli.main([command, "--crawl", "CC-MAIN-2019-18", "--segments", "0:1", "--langid", "cld3",
+                     "--cc-base-url", f"http://127.0.0.1:{closed_port()}", "--cache-dir", str(tmp_path / "cache"),
+                     "--output", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [f"c4forge: error: {langid.CLD3_INSTALL_HINT}"]
+    assert "pip install gcld3==3.0.13" in err and "--langid langdetect" in err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "o").exists()
+
+
+def test_langid_cld3_has_no_use_in_mc4(capsys, tmp_path, hide_module):
+    hide_module("gcld3")  # the profile is refused first, gcld3 never loaded (TensorFlow may be)
+    code, line = run_cli(capsys, "build", "--input", local_input(tmp_path), "--output", str(tmp_path / "o"),
+                         "--profile", "mc4-3.1.0", "--langid", "cld3")
+    assert code == 2 and "--langid picks the English filter of the c4-en profiles" in line
