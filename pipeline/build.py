@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import shutil
 import time
 from datetime import datetime, timezone
 from typing import Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
 from c4forge.cleaning_rules import langid, mc4
 from c4forge.cleaning_rules.badwords import load_badwords
@@ -21,6 +23,7 @@ from . import report as report_lib
 from .errors import BuildError
 from .graph import build_c4
 from .sinks import SPLITS, WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of, TfdsMetadata
+from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class BuildConfig:
     input_format: str = "wet"  # or "warc": HTML response records, text extracted
     html_extractor: str = "resiliparse"
     langid: str = langid.LANGDETECT  # the English filter's backend; only langdetect is C4
+    spill_dir: Optional[str] = None  # local runner: shuffles go through files here, not memory
 
     def resolved_profile(self) -> Profile:
         return get_profile(self.profile).with_switches(self.noclean, self.noblocklist, self.wet_quirks,
@@ -151,20 +155,21 @@ def load_profile_badwords(profile: Profile, badwords_dir: Optional[str]):
     return mc4.load_mc4_badwords(badwords_dir) if profile.multilingual else load_badwords("en", badwords_dir)
 
 
-def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile: Profile, badwords):
+def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile: Profile, badwords,
+                   spill: Optional[SpillConfig] = None):
     """Graph + sinks; returns the PCollection of per-split summaries."""
     split_pages = build_c4(pipeline, wet_paths, profile, badwords, input_format=config.input_format,
-                           html_extractor=config.html_extractor, langid_backend=config.langid)
+                           html_extractor=config.html_extractor, langid_backend=config.langid, spill=spill)
     splits = mc4.mc4_split_names() if profile.multilingual else SPLITS
     summaries = []
     if "tfrecord" in config.formats:
         meta = tfds_metadata(profile)
         summaries.append(split_pages | "WriteTfds" >> WriteTfdsDataset(
             config.output, name=meta.name, config=meta.config, version=meta.version,
-            num_shards=config.num_shards, splits=splits))
+            num_shards=config.num_shards, splits=splits, spill=spill))
     if "jsonl" in config.formats:
         summaries.append(split_pages | "WriteJsonl" >> WriteJsonlSplits(
-            jsonl_dir(config.output, profile), num_shards=config.num_shards, splits=splits))
+            jsonl_dir(config.output, profile), num_shards=config.num_shards, splits=splits, spill=spill))
     return summaries | "AllSummaries" >> beam.Flatten()
 
 
@@ -177,6 +182,26 @@ def metric_counters(result) -> dict[str, int]:
     return counters
 
 
+def check_spill_dir(config: BuildConfig, options: PipelineOptions) -> None:
+    if config.spill_dir is None:
+        return
+    refusal = refuse_unless_local_runner(options.view_as(StandardOptions).runner,
+                                         options.view_as(PortableOptions).job_endpoint)
+    if refusal:
+        raise BuildError(refusal)
+    if "://" in config.spill_dir:
+        raise BuildError(f"--spill-dir {config.spill_dir}: a local directory, not a URL (the local runner's workers "
+                         f"read it)")
+
+
+def spill_config(spill_dir: str, wet_paths: Sequence[str]) -> SpillConfig:
+    """A fresh directory for this run under ``spill_dir``, partitions sized from the inputs."""
+    input_bytes = sum(m.size_in_bytes for r in FileSystems.match(list(wet_paths)) for m in r.metadata_list)
+    directory = os.path.join(os.path.abspath(spill_dir), f"c4forge-spill-{int(time.time() * 1e6)}")
+    os.makedirs(directory)
+    return SpillConfig(directory=directory, partitions=partitions_for_input(input_bytes))
+
+
 def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Optional[Sequence[str]] = None,
               fetch_report: Optional[Mapping] = None) -> dict:
     """``wet_files``: exact file paths (from a crawl listing), used without matching each one
@@ -184,6 +209,7 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
     from .access_errors import explained_access_errors
 
     options = PipelineOptions(with_default_runner(beam_args))
+    check_spill_dir(config, options)
     FileSystems.set_options(options)  # s3:// and gs:// on this machine read their options from here
     profile = config.resolved_profile()
     wet_paths = sorted(wet_files) if wet_files is not None else expand_inputs(config.inputs)
@@ -197,14 +223,19 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
 
     summary_prefix = FileSystems.join(config.output, f".c4forge-summaries-{int(time.time() * 1e6)}")
     started = time.time()
-    pipeline = beam.Pipeline(options=options)
-    (build_pipeline(pipeline, config, wet_paths, profile, badwords)
-     | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
-     | "WriteSummaries" >> beam.io.WriteToText(summary_prefix, num_shards=1, shard_name_template=""))
-    with explained_access_errors(config.output):
-        result = pipeline.run()
-        result.wait_until_finish()
-        splits = _read_and_delete(summary_prefix)
+    spill = spill_config(config.spill_dir, wet_paths) if config.spill_dir else None
+    try:
+        pipeline = beam.Pipeline(options=options)
+        (build_pipeline(pipeline, config, wet_paths, profile, badwords, spill)
+         | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
+         | "WriteSummaries" >> beam.io.WriteToText(summary_prefix, num_shards=1, shard_name_template=""))
+        with explained_access_errors(config.output):
+            result = pipeline.run()
+            result.wait_until_finish()
+            splits = _read_and_delete(summary_prefix)
+    finally:
+        if spill is not None:  # readers delete files as they go; this also clears up after a failure
+            shutil.rmtree(spill.directory, ignore_errors=True)
 
     report = report_lib.make_report(metric_counters(result), splits, {
         **dataclasses.asdict(config),

@@ -112,6 +112,10 @@ def _add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) ->
     _add_input_format_arguments(p)
     _add_langid_argument(p)
     _add_crawl_arguments(p)
+    p.add_argument("--spill-dir", metavar="DIR",
+                   help="local runner only: shuffles (URL and line dedup, shard writing) go through files in DIR "
+                        "instead of memory, so peak memory stays flat as the input grows; costs CPU and disk "
+                        "(about the input's size, compressed)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,6 +242,7 @@ def _build_corpus(args, beam_args, output: str) -> dict:
         noblocklist=args.noblocklist, wet_quirks=args.wet_quirks, badwords_dir=args.badwords_dir,
         formats=formats, num_shards=args.num_shards, overwrite=args.overwrite, dedup=args.dedup,
         input_format=args.input_format, html_extractor=args.html_extractor, langid=args.langid,
+        spill_dir=args.spill_dir,
     )
     return run_build(config, beam_args, wet_files=wet_files, fetch_report=fetch_report)
 

@@ -25,7 +25,8 @@ from c4forge.cleaning_rules.counters import DUPLICATE_URL, chars_key, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import Profile
 
-from . import progress, sources, warc_source
+from . import progress, sources, spill as spill_lib, warc_source
+from .spill import SpillConfig
 
 INPUT_FORMATS = ("wet", "warc")
 
@@ -118,15 +119,16 @@ class DedupeUrls(beam.PTransform):
     pre-combine would save no shuffle but hold up to 100,000 whole pages in its cache.
     """
 
-    def __init__(self, profile: Profile):
+    def __init__(self, profile: Profile, spill: Optional[SpillConfig] = None):
         super().__init__()
         self._mode = profile.url_dedup
+        self._spill = spill
 
     def expand(self, pages):
         return (
             pages
             | "KeyByNormalizedUrl" >> beam.Map(lambda p: (p.normalized_url, p))
-            | "GroupByNormalizedUrl" >> beam.GroupByKey()
+            | "GroupByNormalizedUrl" >> spill_lib.group_by_key(self._spill)
             | "SelectPage" >> beam.ParDo(_SelectPage(self._mode))
         )
 
@@ -165,7 +167,17 @@ def line_dedup_shards(num_files: int) -> int:
     return min(max(MIN_LINE_DEDUP_SHARDS, LINE_DEDUP_SHARDS_PER_FILE * num_files), MAX_LINE_DEDUP_SHARDS)
 
 
+def spilled_line_dedup_shards(num_files: int, spill: Optional[SpillConfig]) -> int:
+    """With --spill-dir, also enough groups that one owner shard (its pages, decoded, with
+    their owned lines) is a small part of a spill partition, however large the input."""
+    shards = line_dedup_shards(num_files)
+    if spill is None:
+        return shards
+    return min(max(shards, LINE_DEDUP_SHARDS_PER_SPILL_PARTITION * spill.partitions), MAX_LINE_DEDUP_SHARDS)
+
+
 MIN_LINE_DEDUP_SHARDS = 16
+LINE_DEDUP_SHARDS_PER_SPILL_PARTITION = 16
 LINE_DEDUP_SHARDS_PER_FILE = 4
 MAX_LINE_DEDUP_SHARDS = 1 << 18
 _OWNER_RECORDS = "owner_records"
@@ -253,22 +265,23 @@ class DedupeLines(beam.PTransform):
     (``cleaning_rules/dedup.py``); the result does not depend on ``shards``.
     """
 
-    def __init__(self, profile: Profile, shards: int = MIN_LINE_DEDUP_SHARDS):
+    def __init__(self, profile: Profile, shards: int = MIN_LINE_DEDUP_SHARDS, spill: Optional[SpillConfig] = None):
         super().__init__()
         self._profile = profile
         self._shards = shards
+        self._spill = spill
 
     def expand(self, pages):
         hashed = pages | "HashLines" >> beam.ParDo(_HashPageLines(self._profile, self._shards)).with_outputs(
             _OWNER_RECORDS, main="pages")
         owned_lines = (
             hashed[_OWNER_RECORDS]
-            | "GroupByLineShard" >> beam.GroupByKey()
+            | "GroupByLineShard" >> spill_lib.group_by_key(self._spill)
             | "PickLineOwners" >> beam.ParDo(_PickLineOwners(self._shards))
         )
         return (
             {"pages": hashed.pages, "owned_lines": owned_lines}
-            | "JoinPagesAndOwnedLines" >> beam.CoGroupByKey()
+            | "JoinPagesAndOwnedLines" >> spill_lib.co_group_by_key(self._spill)
             | "RemoveDuplicateLines" >> beam.ParDo(_RemoveDuplicateLines(self._profile))
         )
 
@@ -292,23 +305,26 @@ class DedupeSentenceSpans(beam.PTransform):
     with the smallest md5(url); other pages lose the sentences it covers
     (``cleaning_rules/span_dedup.py``). Counters under ``dedupe-sentences/``."""
 
-    def __init__(self, profile: Profile):
+    def __init__(self, profile: Profile, spill: Optional[SpillConfig] = None):
         super().__init__()
         self._profile = profile
+        self._spill = spill
 
     def expand(self, pages):
         owner_url = _owner_url(self._profile)
-        owned_windows = (
-            pages
-            | "EmitWindowOwners" >> beam.FlatMap(
-                lambda p: ((h, dedup.owner_key(owner_url(p))) for h in span_dedup.page_window_hashes(p.text)))
-            | "PickOwner" >> beam.CombinePerKey(min)
-            | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
-        )
+        window_owners = pages | "EmitWindowOwners" >> beam.FlatMap(
+            lambda p: ((h, dedup.owner_key(owner_url(p))) for h in span_dedup.page_window_hashes(p.text)))
+        if self._spill is None:
+            owners = window_owners | "PickOwner" >> beam.CombinePerKey(min)
+        else:  # a lifted combine keeps one accumulator per distinct window, i.e. nearly all of them, in memory
+            owners = (window_owners
+                      | "GroupOwners" >> spill_lib.group_by_key(self._spill)
+                      | "PickOwner" >> beam.MapTuple(lambda window, candidates: (window, min(candidates))))
+        owned_windows = owners | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
         pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (dedup.owner_key(owner_url(p)), p))
         return (
             {"pages": pages_by_owner, "owned_windows": owned_windows}
-            | "JoinPagesAndOwnedWindows" >> beam.CoGroupByKey()
+            | "JoinPagesAndOwnedWindows" >> spill_lib.co_group_by_key(self._spill)
             | "RemoveDuplicateSpans" >> beam.ParDo(_RemoveDuplicateSpans(self._profile))
         )
 
@@ -439,7 +455,8 @@ def check_langid(backend: str, profile: Profile) -> None:
 
 def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
              input_format: str = "wet", html_extractor: str = html_text.DEFAULT_EXTRACTOR,
-             make_identifier=None, langid_backend: str = langid.LANGDETECT):
+             make_identifier=None, langid_backend: str = langid.LANGDETECT,
+             spill: Optional[SpillConfig] = None):
     """The whole C4 graph for one profile; returns a PCollection of (split, page).
 
     ``input_format="warc"`` reads HTML response records of WARC files instead of WET
@@ -447,7 +464,8 @@ def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
     the English filter's identifier; anything but langdetect changes the output vs C4.
     For a multilingual profile (mC4), ``badwords`` maps language → words
     (``mc4.load_mc4_badwords``) and ``make_identifier`` replaces gcld3; splits are then
-    ``<lang>`` / ``<lang>-validation``.
+    ``<lang>`` / ``<lang>-validation``. ``spill`` (``--spill-dir``, local runner only) makes
+    the shuffles of pages and dedup records go through files (``pipeline/spill.py``).
     """
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; choose from {', '.join(INPUT_FORMATS)}")
@@ -462,17 +480,18 @@ def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
         | "ListWetFiles" >> beam.Create(sorted(wet_paths))
         | "SpreadFiles" >> beam.Reshuffle()
         | "ReadPages" >> beam.ParDo(reader)
-        | "DedupeUrls" >> DedupeUrls(profile)
+        | "DedupeUrls" >> DedupeUrls(profile, spill)
     )
     if profile.multilingual:
-        return _build_mc4_tail(pages, profile, badwords, make_identifier, line_dedup_shards(len(wet_paths)))
+        return _build_mc4_tail(pages, profile, badwords, make_identifier,
+                               spilled_line_dedup_shards(len(wet_paths), spill), spill)
     if profile.clean:
         line_badwords = badwords if profile.badwords == "line" else None
         pages = pages | "CleanPages" >> beam.ParDo(CleanPages(profile, line_badwords))
     if profile.dedupe and profile.dedup == "three-sentence-spans":
-        pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
+        pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile, spill)
     elif profile.dedupe:
-        pages = pages | "DedupeLines" >> DedupeLines(profile, line_dedup_shards(len(wet_paths)))
+        pages = pages | "DedupeLines" >> DedupeLines(profile, spilled_line_dedup_shards(len(wet_paths), spill), spill)
     pages = pages | "DetectEnglish" >> beam.ParDo(
         DetectEnglish(profile.langdetect_min_probability, backend=langid_backend))
     if profile.badwords == "page":
@@ -480,7 +499,8 @@ def build_c4(pipeline, wet_paths: list[str], profile: Profile, badwords, *,
     return pages | "AssignSplit" >> beam.ParDo(AssignSplit())
 
 
-def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier, dedup_shards: int):
+def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier, dedup_shards: int,
+                    spill: Optional[SpillConfig] = None):
     """mC4 after URL dedup: paragraph filter → (clean) → dedup → CLD3 → bad words → splits."""
     if make_identifier is None:
         mc4.check_gcld3()  # LanguageIdUnavailable with the install commands, before the run
@@ -489,9 +509,9 @@ def _build_mc4_tail(pages, profile: Profile, badwords, make_identifier, dedup_sh
     if profile.clean:
         pages = pages | "CleanPages" >> beam.ParDo(CleanPages(profile))
     if profile.dedupe and profile.dedup == "three-sentence-spans":
-        pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile)
+        pages = pages | "DedupeSentenceSpans" >> DedupeSentenceSpans(profile, spill)
     elif profile.dedupe:
-        pages = pages | "DedupeLines" >> DedupeLines(profile, dedup_shards)
+        pages = pages | "DedupeLines" >> DedupeLines(profile, dedup_shards, spill)
     pages = pages | "PredictLanguage" >> beam.ParDo(
         PredictLanguage(profile.cld3_min_probability, make_identifier))
     if profile.badwords == "page" and profile.badwords_filter_fraction > 0:

@@ -64,6 +64,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from c4forge.tokenizer_training import corpus
 
+from . import spill as spill_lib
+
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation")
@@ -427,13 +429,56 @@ def _write_shard(shard, fmt: ShardFormat, non_empty_buckets) -> ShardResult:
     )
 
 
+RUNS_PER_SHARD = 64  # --spill-dir: a shard is sorted in this many key ranges, one in memory at a time
+
+
+def _assign_bucket_and_run(split_keyed_record, plans):
+    """((split, bucket, run), (key, record)): ``run`` never decreases as ``key`` grows
+    (the same monotone expression as the bucket, finer), so sorted runs in run order are
+    the bucket's records in key order."""
+    split, (key, record) = split_keyed_record
+    num_buckets, largest_key = plans[split]
+    run = bucket_of(key, num_buckets * RUNS_PER_SHARD, largest_key)
+    return (split, bucket_of(key, num_buckets, largest_key), run), (key, record)
+
+
+def _write_run(run_records, spill):
+    (split, bucket, run), keyed_records = run_records
+    records = [record for _, record in sorted(keyed_records)]
+    return (split, bucket), (run, spill_lib.write_run(spill, "ShardRuns", records))
+
+
+def _write_shard_from_runs(shard_runs, fmt: ShardFormat, non_empty_buckets) -> ShardResult:
+    """``_write_shard`` streaming the records from sorted run files (deleted once read)."""
+    (split, bucket), runs = shard_runs
+    buckets = non_empty_buckets[split]
+    index = bisect.bisect_left(buckets, bucket)
+    counted = {"examples": 0, "bytes": 0}
+
+    def records():
+        for _, path in sorted(runs):
+            for record in spill_lib.read_run(path):
+                counted["examples"] += 1
+                counted["bytes"] += len(record)
+                yield record
+
+    path = FileSystems.join(fmt.directory, fmt.file_name(split, index, len(buckets)))
+    with atomic_create(path) as handle:
+        file_bytes = fmt.write(handle, records())
+    beam.metrics.Metrics.counter(COUNTER_NAMESPACE, f"{fmt.kind}-{split}-examples").inc(counted["examples"])
+    beam.metrics.Metrics.counter(COUNTER_NAMESPACE, f"{fmt.kind}-shards").inc()
+    return ShardResult(split=split, index=index, num_shards=len(buckets), num_examples=counted["examples"],
+                       num_bytes=counted["bytes"], file_bytes=file_bytes, path=path)
+
+
 class _WriteShards(beam.PTransform):
     """(split, page) → one element: the list of every ShardResult written."""
 
-    def __init__(self, fmt: ShardFormat, sharding: Sharding):
+    def __init__(self, fmt: ShardFormat, sharding: Sharding, spill: Optional[spill_lib.SpillConfig] = None):
         super().__init__()
         self._fmt = fmt
         self._sharding = sharding
+        self._spill = spill
 
     def expand(self, split_pages):
         keyed = split_pages | "Encode" >> beam.Map(_keyed_record, self._fmt)
@@ -442,6 +487,8 @@ class _WriteShards(beam.PTransform):
             | "SplitStats" >> beam.CombinePerKey(_SplitStats())
             | "PlanShards" >> beam.Map(_plan, self._sharding, self._fmt.overhead_bytes)
         )
+        if self._spill is not None:
+            return self._expand_spilled(keyed, plans)
         shards = (
             keyed
             | "AssignShard" >> beam.Map(_assign_bucket, plans=beam.pvalue.AsDict(plans))
@@ -456,6 +503,32 @@ class _WriteShards(beam.PTransform):
         return (
             shards
             | "WriteShards" >> beam.Map(_write_shard, self._fmt, non_empty_buckets=beam.pvalue.AsSingleton(non_empty))
+            | "CollectShards" >> beam.combiners.ToList()
+        )
+
+    def _expand_spilled(self, keyed, plans):
+        """The same shards with no PCollection of records and no whole shard held in memory:
+        ``keyed`` waits for ``plans`` in files rather than in the runner's buffer; each shard
+        is grouped as ``RUNS_PER_SHARD`` key ranges, each sorted into a run file, and the
+        runs, concatenated in key order, are the shard's sorted records."""
+        assigned = (
+            keyed
+            | "SpillEncoded" >> spill_lib.SpilledMaterialize(self._spill)
+            | "AssignShardAndRun" >> beam.Map(_assign_bucket_and_run, plans=beam.pvalue.AsDict(plans))
+        )
+        non_empty = (
+            assigned
+            | "ShardIds" >> beam.Map(lambda run_record: run_record[0][:2])
+            | "CollectShardIds" >> beam.combiners.ToSet()
+            | "NonEmptyBySplit" >> beam.Map(_non_empty_buckets_by_split)
+        )
+        return (
+            assigned
+            | "GroupRuns" >> spill_lib.SpilledGroupByKey(self._spill)
+            | "WriteRuns" >> beam.Map(_write_run, self._spill)
+            | "GroupShardRuns" >> beam.GroupByKey()
+            | "WriteShards" >> beam.Map(_write_shard_from_runs, self._fmt,
+                                        non_empty_buckets=beam.pvalue.AsSingleton(non_empty))
             | "CollectShards" >> beam.combiners.ToList()
         )
 
@@ -619,8 +692,10 @@ class WriteTfdsDataset(beam.PTransform):
         splits: Sequence[str] = SPLITS,
         num_shards: NumShards = None,
         target_shard_bytes: Optional[int] = None,
+        spill: Optional[spill_lib.SpillConfig] = None,
     ):
         super().__init__()
+        self._spill = spill
         if config_description is None and name == "c4":
             config_description = C4_CONFIG_DESCRIPTIONS.get(config or "")
         self.metadata = TfdsMetadata(
@@ -641,7 +716,7 @@ class WriteTfdsDataset(beam.PTransform):
     def expand(self, split_pages):
         return (
             split_pages
-            | "WriteTfrecordShards" >> _WriteShards(self._format, self._sharding)
+            | "WriteTfrecordShards" >> _WriteShards(self._format, self._sharding, self._spill)
             | "WriteDatasetInfo" >> beam.FlatMap(_finalize_tfds, self._format, self.metadata, self._splits)
         )
 
@@ -678,8 +753,10 @@ class WriteJsonlSplits(beam.PTransform):
         target_shard_bytes: Optional[int] = None,
         ensure_ascii: bool = False,
         compresslevel: int = 6,
+        spill: Optional[spill_lib.SpillConfig] = None,
     ):
         super().__init__()
+        self._spill = spill
         self._format = JsonlFormat(
             directory=output_dir, prefix=prefix, ensure_ascii=ensure_ascii, compresslevel=compresslevel
         )
@@ -689,7 +766,7 @@ class WriteJsonlSplits(beam.PTransform):
     def expand(self, split_pages):
         return (
             split_pages
-            | "WriteJsonlShards" >> _WriteShards(self._format, self._sharding)
+            | "WriteJsonlShards" >> _WriteShards(self._format, self._sharding, self._spill)
             | "Summarize" >> beam.FlatMap(_finalize_jsonl, self._format, self._splits)
         )
 

@@ -1,0 +1,169 @@
+"""`c4forge build --spill-dir`: disk-backed GroupByKey / CoGroupByKey (``pipeline/spill.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from c4forge.pipeline import cli, spill
+from c4forge.pipeline.spill import SpillConfig
+
+from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
+
+
+def handmade_pairs() -> list[tuple]:
+    """Many keys of several types (str, int, tuple), some with one value, some with many."""
+    pairs = []
+    for i in range(600):
+        key = [f"url-{i % 97}", i % 13, ("train", i % 5)][i % 3]
+        pairs.append((key, {"i": i, "text": "x" * (i % 50)}))
+    return pairs
+
+
+def normalized(grouped) -> list:
+    """GroupByKey's value order is unspecified: compare values sorted."""
+    def sort_values(values):
+        return sorted(values, key=repr)
+
+    out = []
+    for key, values in grouped:
+        if isinstance(values, dict):
+            out.append((key, {tag: sort_values(v) for tag, v in values.items()}))
+        else:
+            out.append((key, sort_values(values)))
+    return sorted(out, key=repr)
+
+
+def run_dofn_bundles(dofn, bundles) -> list:
+    """The DoFn over several bundles, as a runner calls it; finish_bundle's windowed values unwrapped."""
+    out = []
+    dofn.setup()
+    for bundle in bundles:
+        dofn.start_bundle()
+        for element in bundle:
+            out.extend(dofn.process(element) or ())
+        out.extend(wv.value for wv in dofn.finish_bundle() or ())
+    return out
+
+
+def group_references(references) -> list:
+    by_partition: dict = {}
+    for partition, path in references:
+        by_partition.setdefault(partition, []).append(path)
+    return sorted(by_partition.items())
+
+
+@pytest.mark.parametrize("partitions", [1, 7])
+def test_spilled_group_by_key_over_several_bundles_equals_grouping(tmp_path, partitions):
+    pairs = handmade_pairs()
+    config = SpillConfig(str(tmp_path), partitions)
+    # A tiny buffer: each bundle appends several chunks to each of its files.
+    writer = spill._WritePartitions(config, "Group/By Key", buffer_bytes=2_000)
+    references = run_dofn_bundles(writer, [pairs[0:250], pairs[250:251], pairs[251:]])
+    assert len({p for p, _ in references}) == partitions
+    grouped = [kv for partition in group_references(references)
+               for kv in spill._ReadPartitions().process(partition)]
+    expected: dict = {}
+    for key, value in pairs:
+        expected.setdefault(key, []).append(value)
+    assert normalized(grouped) == normalized(expected.items())
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # the readers delete what they read
+
+
+@pytest.mark.parametrize("partitions", [1, 7])
+def test_spilled_transforms_equal_beams_in_a_pipeline(tmp_path, partitions):
+    pairs = handmade_pairs()
+    other = [(key, f"other-{n}") for n, (key, _) in enumerate(pairs[::4])] + [("only-other", "o")]
+    config = SpillConfig(str(tmp_path), partitions)
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        left = p | "Left" >> beam.Create(pairs)
+        right = p | "Right" >> beam.Create(other)
+        expected_gbk = normalized([(k, list(v)) for k, v in _group(pairs)])
+        expected_cogbk = normalized(_co_group({"left": pairs, "right": other}))
+        gbk = left | "Spilled" >> spill.SpilledGroupByKey(config) | "NormG" >> beam.combiners.ToList()
+        assert_that(gbk | "SortG" >> beam.Map(normalized), equal_to([expected_gbk]), label="gbk")
+        beams = left | "Beams" >> beam.GroupByKey() | "ListB" >> beam.combiners.ToList()
+        assert_that(beams | "SortB" >> beam.Map(normalized), equal_to([expected_gbk]), label="beams")
+        cogbk = ({"left": left, "right": right} | "SpilledCo" >> spill.SpilledCoGroupByKey(config)
+                 | "ListC" >> beam.combiners.ToList())
+        assert_that(cogbk | "SortC" >> beam.Map(normalized), equal_to([expected_cogbk]), label="cogbk")
+        beams_co = ({"left": left, "right": right} | "BeamsCo" >> beam.CoGroupByKey()
+                    | "ListBC" >> beam.combiners.ToList())
+        assert_that(beams_co | "SortBC" >> beam.Map(normalized), equal_to([expected_cogbk]), label="beams_co")
+        materialized = left | "Materialize" >> spill.SpilledMaterialize(config)
+        assert_that(materialized, equal_to(pairs), label="materialized")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def _group(pairs):
+    grouped: dict = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped.items()
+
+
+def _co_group(tagged: dict) -> list:
+    grouped: dict = {}
+    for tag, pairs in tagged.items():
+        for key, value in pairs:
+            grouped.setdefault(key, {t: [] for t in tagged})[tag].append(value)
+    return list(grouped.items())
+
+
+def test_partitions_grow_with_the_input():
+    assert spill.partitions_for_input(0) == 1
+    assert spill.partitions_for_input(150 << 20) < spill.partitions_for_input(1500 << 20)
+    assert spill.partitions_for_input(1 << 50) == spill.MAX_PARTITIONS
+
+
+def build(out: Path, *extra: str) -> int:
+    require_shared()
+    return cli.main(["build", "--input", str(REALWEB_WET), "--output", str(out),
+                     "--badwords-dir", str(BADWORDS_DIR), "--format", "both", *extra])
+
+
+def file_digests(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "c4forge-report.json"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [["--num-shards", "3"], ["--dedup", "three-sentence-spans"]],
+                         ids=["lines-3-shards", "spans"])
+def test_spilled_build_is_byte_identical_and_leaves_no_files(tmp_path, extra):
+    assert build(tmp_path / "memory", *extra) == 0
+    spill_dir = tmp_path / "spill"
+    assert build(tmp_path / "spilled", "--spill-dir", str(spill_dir), *extra) == 0
+    in_memory = file_digests(tmp_path / "memory")
+    assert any(name.endswith("dataset_info.json") for name in in_memory)
+    assert file_digests(tmp_path / "spilled") == in_memory
+    assert list(spill_dir.iterdir()) == []  # the run's directory, files and all, is removed
+
+
+@pytest.mark.parametrize("runner_args", [["--runner=DataflowRunner"], ["--runner=SparkRunner"],
+                                         ["--runner=PortableRunner", "--job_endpoint=localhost:8099"]])
+def test_spill_dir_is_refused_for_a_runner_whose_shuffle_spills(tmp_path, capsys, runner_args):
+    rc = cli.main(["build", "--input", str(tmp_path / "any.wet.gz"), "--output", str(tmp_path / "out"),
+                   "--spill-dir", str(tmp_path / "spill"), *runner_args])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--spill-dir is for the local runner" in err
+    assert not (tmp_path / "spill").exists()
+
+
+def test_local_runners_are_accepted():
+    for runner, endpoint in [(None, None), ("FnApiRunner", None), ("DirectRunner", None),
+                             ("PortableRunner", "embed"), ("PortableRunner", None)]:
+        assert spill.refuse_unless_local_runner(runner, endpoint) is None
+
+
+def test_spilled_line_dedup_uses_more_shards_as_partitions_grow():
+    from c4forge.pipeline import graph
+
+    assert graph.spilled_line_dedup_shards(1, None) == graph.line_dedup_shards(1)
+    small, large = SpillConfig("/unused", 1), SpillConfig("/unused", 64)
+    assert graph.spilled_line_dedup_shards(1, small) == graph.line_dedup_shards(1)
+    assert graph.spilled_line_dedup_shards(1, large) == 64 * graph.LINE_DEDUP_SHARDS_PER_SPILL_PARTITION
