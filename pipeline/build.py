@@ -23,7 +23,7 @@ from . import report as report_lib
 from .errors import BuildError
 from .graph import build_c4
 from .sinks import SPLITS, WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of, TfdsMetadata
-from .spill import SpillConfig, bound_malloc_retention, partitions_for_input, refuse_unless_local_runner
+from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
 
 logger = logging.getLogger(__name__)
 
@@ -260,8 +260,6 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
     summary_prefix = FileSystems.join(config.output, f".c4forge-summaries-{int(time.time() * 1e6)}")
     started = time.time()
     spill = spill_config(config.spill_dir, wet_paths) if config.spill_dir else None
-    if spill is not None:
-        bound_malloc_retention()
     try:
         pipeline = beam.Pipeline(options=options)
         (build_pipeline(pipeline, config, wet_paths, profile, badwords, spill)

@@ -20,8 +20,6 @@ them do), as Beam's GroupByKey needs deterministic key coders.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import dataclasses
 import hashlib
 import math
@@ -53,29 +51,6 @@ class SpillConfig:
     def __post_init__(self):
         if self.partitions < 1:
             raise ValueError(f"spill partitions must be >= 1, got {self.partitions}")
-
-
-# glibc's malloc raises its mmap threshold each time a large block is freed, so later large
-# blocks (page texts, a partition's pickled values) come from the heap, which it then keeps:
-# RSS crept from 396 MB (1 WET file) to 1,530 MB (10 files) with spill on. Fixed thresholds
-# give freed memory back: 385 MB at 10 files, CPU unchanged (measured).
-MALLOC_THRESHOLD_BYTES = 128 << 10
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
-
-
-def bound_malloc_retention() -> bool:
-    """Fixed trim and mmap thresholds for glibc malloc, in this process (mallopt) and in worker
-    processes it starts (the environment variables glibc reads at start). False where the C
-    library is not glibc."""
-    for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_"):
-        os.environ.setdefault(name, str(MALLOC_THRESHOLD_BYTES))
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return (mallopt(_M_TRIM_THRESHOLD, MALLOC_THRESHOLD_BYTES) == 1
-            and mallopt(_M_MMAP_THRESHOLD, MALLOC_THRESHOLD_BYTES) == 1)
 
 
 def partitions_for_input(input_bytes: int, target_bytes: int = PARTITION_TARGET_BYTES) -> int:
