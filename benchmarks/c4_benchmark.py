@@ -134,8 +134,10 @@ class TreeSampler(threading.Thread):
         self.join(timeout=5)
 
 
-def run_child(impl: str, wet: Path, workdir: Path, runner_args: str, cprofile: Path | None = None) -> dict:
-    """Runs one implementation in a fresh process; returns its measurements."""
+def run_child(impl: str, wet: Path, workdir: Path, runner_args: str, cprofile: Path | None = None,
+              docs: bool = True) -> dict:
+    """Runs one implementation in a fresh process; returns its measurements. ``docs=False``:
+    the child does not load the documents for comparison (they would count in its peak RSS)."""
     out = workdir / impl
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -143,6 +145,8 @@ def run_child(impl: str, wet: Path, workdir: Path, runner_args: str, cprofile: P
            "--out", str(out), "--badwords-dir", str(BADWORDS_DIR), "--runner-args", runner_args]
     if cprofile:
         cmd += ["--cprofile", str(cprofile)]
+    if not docs:
+        cmd += ["--no-docs"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     log(f"[{impl}] {' '.join(shlex.quote(c) for c in cmd)}")
     with open(out / "child.log", "w") as child_log:
@@ -220,6 +224,7 @@ def child_main(argv: Sequence[str]) -> int:
     p.add_argument("--badwords-dir", required=True)
     p.add_argument("--runner-args", default="")
     p.add_argument("--cprofile", type=Path)
+    p.add_argument("--no-docs", dest="docs", action="store_false")
     a = p.parse_args(argv)
     beam_args = shlex.split(a.runner_args)
     cpu0, wall0 = self_and_children_cpu(), time.perf_counter()
@@ -254,13 +259,14 @@ def child_main(argv: Sequence[str]) -> int:
         docs, counters = result.documents, result.counters
     else:
         counters = json.loads((output / "c4forge-report.json").read_text())["counters"]
-        docs = _c4forge_docs(output)
-    _write_docs(a.out / "docs.jsonl", docs)
+        docs = _c4forge_docs(output) if a.docs else []
+    if a.docs:
+        _write_docs(a.out / "docs.jsonl", docs)
     (a.out / "result.json").write_text(json.dumps({
         "startup_cpu_s": cpu1 - cpu0, "startup_wall_s": wall1 - wall0,
         "run_cpu_s": cpu2 - cpu1, "run_wall_s": wall2 - wall1,
         "pages_read": counters.get("split-wet-file/passed", 0),
-        "documents": len(docs),
+        "documents": len(docs) if a.docs else None,
         "counters": counters,
     }, indent=1))
     return 0
@@ -781,7 +787,7 @@ def main(argv=None) -> int:
                 runner_args = args.runner_args
                 if spill:
                     runner_args += f" --spill-dir {shlex.quote(str(workdir / name / 'spill'))}"
-                run = run_child("c4forge", path, workdir / name, runner_args)
+                run = run_child("c4forge", path, workdir / name, runner_args, docs=False)
                 rows.append({"factor": k, "spill": spill, "records": args.memory_base_records * k,
                              "gzip_mb": stats["gzip_bytes"] / MB,
                              **{f: run[f] for f in ("cpu_s", "wall_s", "maxrss_mb", "tree_peak_rss_mb",
