@@ -53,11 +53,6 @@ def line_hashes(text: str, line_hash=line_hash_unicode) -> list[bytes]:
     return [line_hash(line) for line in text.split(LINE_DELIMITER)]
 
 
-def page_line_hashes(text: str, line_hash=line_hash_unicode) -> set[bytes]:
-    """Distinct line hashes of a page."""
-    return set(line_hashes(text, line_hash))
-
-
 def owner_records(hashes: Iterable[bytes], owner: bytes) -> bytes:
     """Pass 1 for one page: a record per distinct line hash, concatenated."""
     return b"".join(h + owner for h in set(hashes))

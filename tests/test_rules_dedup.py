@@ -145,10 +145,10 @@ def test_non_ascii_uppercase_line_is_a_duplicate_only_with_unicode_hashing():
     assert "line-filtered:global_duplicate" not in counters
 
 
-def test_page_line_hashes_are_distinct_lines():
-    hs = dedup.page_line_hashes("A.\na.\n A. \nB.")
+def test_distinct_line_hashes_of_a_page():
+    hs = set(dedup.line_hashes("A.\na.\n A. \nB."))
     assert hs == {dedup.line_hash_unicode("a."), dedup.line_hash_unicode("b.")}
-    assert dedup.page_line_hashes("A.\na.", dedup.line_hash_bytes) == {hashlib.md5(b"a.").digest()}
+    assert set(dedup.line_hashes("A.\na.", dedup.line_hash_bytes)) == {hashlib.md5(b"a.").digest()}
 
 
 # --- owner choice ----------------------------------------------------------------------
@@ -279,7 +279,7 @@ def test_remove_duplicate_lines_keeps_owned_lines_unmodified():
 def test_local_dedup_on_and_off():
     text = "Repeat me.\nSomething else.\nREPEAT ME.\nrepeat me. "
     page = Page(url=ECHO, text=text)
-    owned = dedup.page_line_hashes(text)
+    owned = set(dedup.line_hashes(text))
     counters: Counter = Counter()
     assert dedup.remove_duplicate_lines(page, owned, counters, 0).text == "Repeat me.\nSomething else."
     assert counters[f"{DEDUPE_LINES}/line-filtered:local_duplicate"] == 2
@@ -300,10 +300,10 @@ def test_page_left_empty_is_dropped():
 def test_min_sentences_zero_skips_punkt():
     counters: Counter = Counter()
     page = Page(url=ECHO, text="no end mark at all")
-    out = dedup.remove_duplicate_lines(page, dedup.page_line_hashes(page.text), counters, 0)
+    out = dedup.remove_duplicate_lines(page, set(dedup.line_hashes(page.text)), counters, 0)
     assert out == page
     counters = Counter()
-    assert dedup.remove_duplicate_lines(page, dedup.page_line_hashes(page.text), counters, 3) is None
+    assert dedup.remove_duplicate_lines(page, set(dedup.line_hashes(page.text)), counters, 3) is None
     assert counters[f"{DEDUPE_LINES}/filtered:too_few_sentences"] == 1
 
 
