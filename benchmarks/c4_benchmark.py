@@ -14,16 +14,16 @@ Common-Crawl-sized WET file; cached), or ``--input``.
    process.
 2. End to end, each in a fresh subprocess, same input, same Beam runner (FnApiRunner,
    in-process, unless ``--runner-args`` say otherwise):
-   the TFDS reference graph (``c4forge.pipeline.reference.run_reference``: the real
+   the TFDS reference graph (``c4forge.pipeline.verify.reference.run_reference``: the real
    ``tensorflow_datasets`` ``c4_utils`` functions in c4/en stage order, JSONL sink) and
-   ``c4forge build --format tfrecord`` (``c4forge.pipeline.cli.main``).
+   ``c4forge build --format tfrecord`` (``c4forge.cli.main``).
    Measured: CPU seconds (user+sys of the child and every descendant it waited for, from
    ``os.wait4``; the pipeline run alone, as the child measured it, is also shown), wall
    seconds, peak RSS (``ru_maxrss`` of the child: its largest process) and the peak summed
    RSS of its process tree (sampled every 0.2 s with psutil; differs only with worker
    processes), pages/s/core (pages read / CPU seconds). Outputs are compared
    (documents by URL: url, text, timestamp, split; TFDS counters) with
-   ``c4forge.pipeline.parity.compare``; the script exits 1 if they differ.
+   ``c4forge.pipeline.verify.compare.compare``; the script exits 1 if they differ.
 3. Stage view: each stage of both implementations, without Beam, in this process, on the
    same pages (each implementation's own chain from the same file): CPU ms per stage.
    TFDS's functions count through Beam ``Metrics`` into a real ``MetricsContainer`` (as
@@ -229,12 +229,12 @@ def child_main(argv: Sequence[str]) -> int:
     beam_args = shlex.split(a.runner_args)
     cpu0, wall0 = self_and_children_cpu(), time.perf_counter()
     if a.impl == "reference":
-        from c4forge.pipeline import reference
+        from c4forge.pipeline.verify import reference
 
         def run():
             return reference.run_reference([a.input], a.badwords_dir, beam_args)
     else:
-        from c4forge.pipeline import cli
+        from c4forge import cli
 
         output = a.out / "dataset"
 
@@ -288,7 +288,7 @@ def tfds_counters(counters: dict) -> dict:
 
 
 def compare_outputs(ref: dict, ours: dict):
-    from c4forge.pipeline import parity, reference
+    from c4forge.pipeline.verify import compare as parity, reference
 
     return parity.compare(
         _read_docs(ref["docs_path"]), _read_docs(ours["docs_path"]),
@@ -404,7 +404,7 @@ def beam_metrics_container():
 
 def tfds_stages(wet: Path, badwords_dir: Path, limit: int | None = None):
     """TFDS c4_utils functions in c4/en order, as the reference graph calls them."""
-    from c4forge.pipeline import reference  # patches c4_utils (offline Punkt, no TF)
+    from c4forge.pipeline.verify import reference  # patches c4_utils (offline Punkt, no TF)
     from tensorflow_datasets.text import c4_utils
 
     helpers = reference._C4_DEDUPE_HELPERS  # the original c4_utils dedup helpers

@@ -66,7 +66,7 @@ def sampler_throughput(corpus: str, workdir: Path) -> str:
 
 
 def build_realweb(workdir: Path) -> Path:
-    from c4forge.pipeline import cli
+    from c4forge import cli
 
     if not REALWEB_WET.is_file():
         sys.exit(f"no --corpus and {REALWEB_WET} is absent")

@@ -33,7 +33,7 @@ def shared_dir() -> Path:
 def realweb_noblocklist_build(tmp_path_factory) -> Path:
     """`c4forge build --noblocklist --format both` of the real-web WET (290 documents, all in
     train), built once per test session for the vocabulary and pretraining tests. Read-only."""
-    from c4forge.pipeline import cli
+    from c4forge import cli
 
     require_shared()
     out = tmp_path_factory.mktemp("realweb-noblocklist")

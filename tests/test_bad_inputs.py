@@ -98,7 +98,7 @@ def logs(caplog):
 def tfds_split_wet_file(path):
     """TFDS's own c4_utils.split_wet_file (through the project's offline patch)."""
     try:
-        from c4forge.pipeline import reference  # noqa: F401 - patches c4_utils
+        from c4forge.pipeline.verify import reference  # noqa: F401 - patches c4_utils
         from tensorflow_datasets.text import c4_utils
     except ImportError as e:  # pragma: no cover
         pytest.skip(f"TFDS reference not importable: {e}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.pipeline import cli
+from c4forge import cli
 from c4forge.pipeline.sinks import iter_tfrecord_examples
 
 from conftest import BADWORDS_DIR, REALWEB_COUNTERS, REALWEB_EXPECTED, REALWEB_WET, require_shared

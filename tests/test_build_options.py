@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from c4forge.pipeline import cli
+from c4forge import cli
 
 from conftest import BADWORDS_DIR, REALWEB_EXPECTED, REALWEB_WET, SHARED, require_shared
 
@@ -56,7 +56,7 @@ def test_mc4_with_cld3_writes_per_language_tfds_splits(tmp_path):
     require_shared()
     # In a fresh process: gcld3 and TensorFlow (imported by other tests) each carry a C++
     # protobuf runtime, and loading both in one process crashes.
-    run = subprocess.run([sys.executable, "-m", "c4forge.pipeline.cli", "build", "--input", str(REALWEB_WET),
+    run = subprocess.run([sys.executable, "-m", "c4forge.cli", "build", "--input", str(REALWEB_WET),
                           "--output", str(tmp_path), "--badwords-dir", str(BADWORDS_DIR),
                           "--profile", "mc4-3.1.0"], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -20,7 +20,7 @@ from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from c4forge.cleaning_rules import langid
-from c4forge.pipeline import cli
+from c4forge import cli
 
 from commoncrawl_server import FakeCommonCrawl, listing
 from conftest import BADWORDS_DIR, SHARED, require_shared
@@ -233,7 +233,7 @@ def test_inconsistent_options(capsys, tmp_path, monkeypatch, argv, expected):
 
 def test_errors_exit_2_without_a_traceback_in_a_real_process(tmp_path):
     with FakeCommonCrawl({}) as site:
-        done = subprocess.run([sys.executable, "-m", "c4forge.pipeline.cli", "build", "--crawl", "CC-MAIN-2099-01",
+        done = subprocess.run([sys.executable, "-m", "c4forge.cli", "build", "--crawl", "CC-MAIN-2099-01",
                                "--segments", "0", "--cc-base-url", site.base_url, "--cache-dir", str(tmp_path),
                                "--output", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2

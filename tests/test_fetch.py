@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.pipeline import cli, fetch
+from c4forge import cli
+from c4forge.pipeline import fetch
 from c4forge.pipeline.fetch import FetchError, FetchStats, HttpsFetcher, RetryPolicy
 
 from commoncrawl_server import FakeCommonCrawl, Fault, listing

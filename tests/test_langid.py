@@ -16,7 +16,7 @@ import pytest
 
 from c4forge.cleaning_rules import langid, mc4
 from c4forge.cleaning_rules.page import Page
-from c4forge.pipeline import cli
+from c4forge import cli
 
 from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
 
@@ -134,7 +134,7 @@ def test_build_with_langid_cld3_keeps_nearly_c4s_pages_and_says_it_is_not_c4(tmp
     c4_out, cld3_out = tmp_path / "langdetect", tmp_path / "cld3"
     assert cli.main(["build", "--output", str(c4_out), *common]) == 0  # no gcld3 in this process
     capsys.readouterr()
-    run = subprocess.run([sys.executable, "-m", "c4forge.pipeline.cli", "build", "--output", str(cld3_out),
+    run = subprocess.run([sys.executable, "-m", "c4forge.cli", "build", "--output", str(cld3_out),
                           "--langid", "cld3", *common], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from c4forge.pipeline import cli
+from c4forge import cli
 
 from conftest import BADWORDS_DIR, REALWEB_COUNTERS, REALWEB_EXPECTED, REALWEB_WET, require_shared
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from c4forge.pipeline import cli
+from c4forge import cli
 from c4forge.pretrain.data import Stream, validation_batches
 from c4forge.pretrain.layout import LayoutParams
 from c4forge.pretrain.metrics import read_jsonl
@@ -215,7 +215,7 @@ def test_tensorboard_events_are_written_without_importing_tensorflow(realweb, tr
     events = list((trained / "logs" / "tensorboard").glob("events.out.tfevents.*"))
     assert events
     probe = ("import sys, tempfile\n"
-             "from c4forge.pretrain import cli, train\n"
+             "from c4forge.cli import pretrain\nfrom c4forge.pretrain import train\n"
              "from c4forge.tokenizer_training.corpus import find_corpus\n"
              f"assert sum(1 for _ in find_corpus({str(realweb.corpus)!r}).iter_examples('train')) == 290\n"
              "from c4forge.pretrain.metrics import _summary_writer\n"
@@ -245,7 +245,7 @@ def test_killed_run_resumes_with_the_same_batches_and_losses(realweb, tmp_path):
     assert pretrain(realweb, straight, *flags) == 0
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "c4forge.pretrain", *realweb.args(killed, *flags)], env=CHILD_ENV,
+    process = subprocess.Popen([sys.executable, "-m", "c4forge.cli", "pretrain", *realweb.args(killed, *flags)], env=CHILD_ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_step(killed / "logs" / "train.jsonl", 25, process)
@@ -271,7 +271,7 @@ def test_two_ddp_processes_train_like_one(realweb, tmp_path):
     assert pretrain(realweb, single, *flags, "--grad-accum", "2") == 0
     ddp = tmp_path / "ddp"
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                             "-m", "c4forge.pretrain", *realweb.args(ddp, *flags)], env=CHILD_ENV, capture_output=True,
+                             "-m", "c4forge.cli", "pretrain", *realweb.args(ddp, *flags)], env=CHILD_ENV, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     one, two = train_records(single), train_records(ddp)
@@ -331,8 +331,7 @@ def test_cli_refuses_unknown_flags_and_fp16(realweb, tmp_path, capsys):
     assert "unrecognized arguments: --bogus-flag" in capsys.readouterr().err
     assert pretrain(realweb, tmp_path / "y", "--precision", "fp16") == 2
     assert "bf16" in capsys.readouterr().err
-    from c4forge.pretrain.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--corpus", "c", "--vocab", "v", "--output", "o", "--nonsense"])
-    assert exit_info.value.code == 2
+    # torchrun's entry point is the same command line
+    entry = subprocess.run([sys.executable, "-m", "c4forge.cli", "pretrain", "--corpus", "c", "--vocab", "v",
+                            "--output", "o", "--nonsense"], capture_output=True, text=True, env=CHILD_ENV, timeout=120)
+    assert entry.returncode == 2 and "unrecognized arguments: --nonsense" in entry.stderr

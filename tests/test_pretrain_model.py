@@ -175,8 +175,8 @@ def test_registering_the_cli_imports_no_torch_transformers_tensorflow_or_beam():
     import subprocess
 
     probe = ("import argparse, sys\n"
-             "from c4forge.pretrain.cli import add_pretrain_parser\n"
-             "add_pretrain_parser(argparse.ArgumentParser().add_subparsers())\n"
+             "from c4forge.cli.pretrain import add_parser\n"
+             "add_parser(argparse.ArgumentParser().add_subparsers())\n"
              "print(sorted(m for m in ('torch', 'transformers', 'tensorflow', 'apache_beam') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

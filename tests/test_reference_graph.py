@@ -1,4 +1,4 @@
-"""The TFDS reference graph (pipeline.reference) and the parity comparison (pipeline.parity).
+"""The TFDS reference graph (pipeline/verify/reference.py) and the parity comparison (pipeline/verify/compare.py).
 
 The slow tests run the real c4_utils functions through Beam on the shared realweb WET
 file and check them against the shared TFDS 3.1.0 output.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.pipeline import parity
+from c4forge.pipeline.verify import compare as parity
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REALWEB = SHARED / "data" / "realweb"
@@ -44,7 +44,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def realweb_run():
     _require_shared()
-    from c4forge.pipeline import reference
+    from c4forge.pipeline.verify import reference
 
     return reference.run_reference([WET], BADWORDS_DIR)
 
@@ -75,7 +75,7 @@ def test_reference_documents_carry_all_tfds_features(realweb_run):
 
 @pytest.mark.slow
 def test_reference_counters_equal_shared_except_known(realweb_run, expected_counters):
-    from c4forge.pipeline import reference
+    from c4forge.pipeline.verify import reference
 
     known = dict(reference.KNOWN_COUNTER_DIFFERENCES)
     known.update({name: "c4.py _emit_examples counter" for name in reference.split_counter_names()})
@@ -120,7 +120,7 @@ def test_url_duplicates_are_counted_in_the_precombine(realweb_run, expected_coun
 _RUN_IN_SUBPROCESS = textwrap.dedent(
     """
     import json, sys
-    from c4forge.pipeline import reference
+    from c4forge.pipeline.verify import reference
     wet, badwords_dir, out = sys.argv[1:4]
     result = reference.run_reference([wet], badwords_dir, sys.argv[4:])
     with open(out, "w") as f:
@@ -155,7 +155,7 @@ def _block_tensorflow(tmp_path: Path) -> dict:
 @pytest.mark.slow
 def test_reference_in_worker_processes_without_tensorflow(tmp_path):
     _require_shared()
-    from c4forge.pipeline import reference
+    from c4forge.pipeline.verify import reference
 
     wet = tmp_path / "head.warc.wet.gz"
     _write_wet_head(WET, wet, records=150)

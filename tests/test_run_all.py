@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.pipeline import cli
+from c4forge import cli
 
 from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
 

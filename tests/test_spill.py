@@ -8,7 +8,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from c4forge.pipeline import cli, spill
+from c4forge import cli
+from c4forge.pipeline import spill
 from c4forge.pipeline.spill import SpillConfig
 
 from conftest import BADWORDS_DIR, REALWEB_WET, require_shared

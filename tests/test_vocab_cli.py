@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.pipeline import cli
+from c4forge import cli
 from c4forge.tokenizer_training import evaluation
 from c4forge.tokenizer_training.corpus import find_corpus
 from c4forge.tokenizer_training.hf_export import load_hf_tokenizer

@@ -1,22 +1,32 @@
-"""The ``c4forge`` command line."""
+"""``c4forge build``, and the corpus arguments ``c4forge run-all`` shares with it."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
 from pathlib import Path
 
-from c4forge.cleaning_rules.profiles import ALL_PROFILES, DEDUP_MODES, DEFAULT_PROFILE
+from c4forge.cleaning_rules import langid
+from c4forge.cleaning_rules.profiles import ALL_PROFILES, DEDUP_MODES, DEFAULT_PROFILE, get_profile
+from c4forge.pipeline.errors import BuildError
+from c4forge.pipeline.fetch import DEFAULT_BASE_URL, SOURCES, CrawlRequest, RetryPolicy, format_fetch_line
+
+BEAM_EPILOG = ("Any other --option is passed to Beam (e.g. --runner=DataflowRunner --project=...). "
+               "Default runner: FnApiRunner in-process; add --direct_running_mode=multi_processing "
+               "--direct_num_workers=N for several processes.")
 
 
-def _add_input_argument(p: argparse.ArgumentParser, required: bool) -> None:
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("build", help="build a C4 corpus from WET files (a Beam pipeline)", epilog=BEAM_EPILOG)
+    add_corpus_build_arguments(p, output_help="output directory (local, gs://, s3://)")
+    p.set_defaults(func=run)
+
+
+def add_input_argument(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--input", action="append", required=required, metavar="PATH_OR_GLOB",
                    help="WET file(s): local, gs://, s3://; globs allowed; repeatable")
 
 
-def _add_profile_arguments(p: argparse.ArgumentParser) -> None:
+def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(ALL_PROFILES),
                    help="which C4 to reproduce (default %(default)s; mc4-3.1.0 needs gcld3)")
     p.add_argument("--dedup", choices=DEDUP_MODES,
@@ -40,8 +50,6 @@ def _add_input_format_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_langid_argument(p: argparse.ArgumentParser) -> None:
-    from c4forge.cleaning_rules import langid
-
     p.add_argument("--langid", choices=langid.BACKENDS, default=langid.LANGDETECT,
                    help="the English filter's language identifier: langdetect (default: C4's own, exact) or "
                         "cld3 (CLD3 via gcld3, the c4forge[mc4] extra; en, reliable, p >= "
@@ -49,8 +57,6 @@ def _add_langid_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _add_crawl_arguments(p: argparse.ArgumentParser) -> None:
-    from .fetch import DEFAULT_BASE_URL, SOURCES, RetryPolicy
-
     policy = RetryPolicy()
     g = p.add_argument_group("Common Crawl input (instead of --input)")
     g.add_argument("--crawl", metavar="CC-MAIN-YYYY-WW", help="read the crawl's wet.paths.gz, e.g. CC-MAIN-2019-18 "
@@ -83,30 +89,10 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a build already in --output")
 
 
-def _add_run_all_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("vocabulary and pretraining (unset: `c4forge vocab` / `c4forge pretrain` defaults)")
-    g.add_argument("--vocab-size", type=int, help="sentencepiece pieces")
-    g.add_argument("--sentences", type=int, help="lines sampled for the vocabulary")
-    g.add_argument("--model", help="T5 shape, e.g. tiny or t5-v1_1-small")
-    g.add_argument("--steps", type=int, help="optimizer steps")
-    g.add_argument("--batch-size", type=int, help="sequences per optimizer step")
-    g.add_argument("--device", choices=["auto", "cuda", "cpu"])
-    g.add_argument("--cpu-threads", type=int, help="torch threads per process")
-    g.add_argument("--vocab-args", default="", metavar="'ARGS'",
-                   help="more `c4forge vocab` flags, as one quoted string, e.g. '--threads 4 --seed 1'")
-    g.add_argument("--pretrain-args", default="", metavar="'ARGS'",
-                   help="more `c4forge pretrain` flags, as one quoted string, e.g. '--optimizer adamwscale --lr 0.01'")
-
-
-BEAM_EPILOG = ("Any other --option is passed to Beam (e.g. --runner=DataflowRunner --project=...). "
-               "Default runner: FnApiRunner in-process; add --direct_running_mode=multi_processing "
-               "--direct_num_workers=N for several processes.")
-
-
-def _add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
+def add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
     """What `build` and `run-all` share: inputs, profile, output, formats, crawl."""
-    _add_input_argument(p, required=False)
-    _add_profile_arguments(p)
+    add_input_argument(p, required=False)
+    add_profile_arguments(p)
     p.add_argument("--output", required=True, help=output_help)
     _add_output_arguments(p)
     _add_input_format_arguments(p)
@@ -118,81 +104,9 @@ def _add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) ->
                         "(about the input's size, compressed)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="c4forge", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    b = sub.add_parser("build", help="build a C4 corpus from WET files (a Beam pipeline)", epilog=BEAM_EPILOG)
-    _add_corpus_build_arguments(b, output_help="output directory (local, gs://, s3://)")
-
-    pa = sub.add_parser("parity", help="run the TFDS reference functions and c4forge on the same input and diff them")
-    _add_input_argument(pa, required=True)
-    _add_profile_arguments(pa)
-    pa.add_argument("--expected", help="optional JSONL of expected documents (url, text, timestamp, split) "
-                    "to compare both against, e.g. realweb-dev.c4-tfds-3.1.0.jsonl")
-    pa.add_argument("--expected-counters", help="optional counters JSON to compare both against")
-    pa.add_argument("--examples", type=int, default=5, help="differences shown per kind")
-
-    r = sub.add_parser("run-all", help="WET files to a trained checkpoint: build, vocab and pretrain in a row",
-                       epilog="Writes OUTPUT/corpus, OUTPUT/vocab, OUTPUT/model (final/ = the checkpoint) and "
-                              "OUTPUT/token-cache. Other --options go to Beam, for the build.")
-    _add_corpus_build_arguments(r, output_help="run directory (local)")
-    _add_run_all_arguments(r)
-
-    # Later stages register their own subcommands; each sets ``func(args, extra_argv) -> int``.
-    from c4forge.pretrain.cli import add_pretrain_parser
-    from c4forge.tokenizer_training.cli import add_vocab_parser
-
-    add_vocab_parser(sub)
-    add_pretrain_parser(sub)
-    return parser
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("c4forge").setLevel(logging.INFO)  # progress lines and the run summary
-
-
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
-    _setup_logging(args.verbose)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        if args.command == "build":
-            return _build(args, beam_args)
-        if args.command == "parity":
-            return _parity(args, beam_args)
-        if args.command == "run-all":
-            from .run_all import run_all
-
-            return run_all(args, beam_args, build_corpus=_build_corpus, parse_stage=build_parser().parse_args)
-        if hasattr(args, "func"):
-            return args.func(args, beam_args)
-    except Exception as e:  # noqa: BLE001
-        from .errors import BuildError
-        from c4forge.cleaning_rules.badwords import BadwordsError
-        from c4forge.cleaning_rules.html_text import ExtractorUnavailable
-        from c4forge.cleaning_rules.mc4 import LanguageIdUnavailable
-
-        user_errors = (BuildError, BadwordsError, ValueError, ExtractorUnavailable, LanguageIdUnavailable)
-        if isinstance(e, user_errors) and not args.verbose:
-            print(f"c4forge: error: {e}", file=sys.stderr)
-            return 2
-        raise
-    parser.error(f"unknown command {args.command}")
-    return 2
-
 
 def _crawl_request(args):
-    from .fetch import CrawlRequest, RetryPolicy
-
     if args.fetch_attempts < 1 or args.fetch_backoff < 0 or args.fetch_timeout <= 0:
-        from .errors import BuildError
-
         raise BuildError("--fetch-attempts must be >= 1, --fetch-backoff >= 0 and --fetch-timeout > 0")
     policy = RetryPolicy(attempts=args.fetch_attempts, backoff_s=args.fetch_backoff, timeout_s=args.fetch_timeout)
     return CrawlRequest(segments=args.segments, crawl=args.crawl, wet_paths=args.wet_paths, source=args.source,
@@ -201,8 +115,6 @@ def _crawl_request(args):
 
 def _wet_inputs(args, beam_args):
     """(inputs for the report, exact WET files or None to match --input, fetch report or None)."""
-    from .errors import BuildError
-
     crawl_wanted = bool(args.crawl or args.wet_paths)
     if args.input and crawl_wanted:
         raise BuildError("--input reads WET files you have; --crawl/--wet-paths fetch Common Crawl's: "
@@ -220,19 +132,17 @@ def _wet_inputs(args, beam_args):
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from .build import with_default_runner
-    from .fetch import resolve_crawl_inputs
+    from c4forge.pipeline.build import with_default_runner
+    from c4forge.pipeline.fetch import resolve_crawl_inputs
 
     FileSystems.set_options(PipelineOptions(with_default_runner(beam_args)))  # s3 options, for the listing
     crawl_inputs = resolve_crawl_inputs(_crawl_request(args))
     return tuple(crawl_inputs.files), crawl_inputs.files, crawl_inputs.report
 
 
-def _build_corpus(args, beam_args, output: str) -> dict:
-    from c4forge.cleaning_rules.profiles import get_profile
-
-    from .build import BuildConfig, run_build
-    from .graph import check_langid
+def build_corpus(args, beam_args, output: str) -> dict:
+    from c4forge.pipeline.build import BuildConfig, run_build
+    from c4forge.pipeline.graph import check_langid
 
     check_langid(args.langid, get_profile(args.profile))  # a missing gcld3 stops us before any download
     inputs, wet_files, fetch_report = _wet_inputs(args, beam_args)
@@ -247,25 +157,12 @@ def _build_corpus(args, beam_args, output: str) -> dict:
     return run_build(config, beam_args, wet_files=wet_files, fetch_report=fetch_report)
 
 
-def _build(args, beam_args) -> int:
-    from .fetch import format_fetch_line
-    from .report import format_table
+def run(args, beam_args) -> int:
+    from c4forge.pipeline.report import format_table
 
-    report = _build_corpus(args, beam_args, args.output)
+    report = build_corpus(args, beam_args, args.output)
     print(format_table(report))
     if "fetch" in report:
         print(format_fetch_line(report["fetch"]))
     print(f"report: {args.output.rstrip('/')}/c4forge-report.json")
     return 0
-
-
-def _parity(args, beam_args) -> int:
-    from .parity_run import run_parity
-
-    report = run_parity(args, beam_args)
-    print(report.format_text(max_examples=args.examples) if hasattr(report, "format_text") else report)
-    return 0 if report.identical else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``c4forge vocab`` (registered into the main CLI by c4forge.pipeline.cli)."""
+"""``c4forge vocab``: a T5-style SentencePiece vocabulary trained on a built corpus."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
-from .memory import parse_size
-from .sampling import DEFAULT_MAX_SENTENCE_BYTES
-from .trainer import DEFAULT_THREADS, NORMALIZATIONS, TrainerOptions
+from c4forge.tokenizer_training.memory import parse_size
+from c4forge.tokenizer_training.sampling import DEFAULT_MAX_SENTENCE_BYTES
+from c4forge.tokenizer_training.trainer import DEFAULT_THREADS, NORMALIZATIONS, TrainerOptions
 
 EPILOG = """\
 The sample is deterministic (hash of url, line and seed) and the model reproducible for the
@@ -17,7 +17,7 @@ to Beam (default --runner=FnApiRunner; e.g. --direct_running_mode=multi_processi
 --direct_num_workers=8); without it unknown options are an error."""
 
 
-def add_vocab_parser(subparsers) -> None:
+def add_parser(subparsers) -> None:
     p = subparsers.add_parser("vocab", help="train a T5-style SentencePiece vocabulary on a built corpus",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", required=True, help="a `c4forge build` output (TFDS dir, JSONL dir, or their root)")
@@ -49,7 +49,7 @@ def add_vocab_parser(subparsers) -> None:
 
 
 def config_from_args(args):
-    from .vocab import VocabConfig, VocabError
+    from c4forge.tokenizer_training.vocab import VocabConfig, VocabError
 
     if args.sentences < 1 or args.eval_docs < 0 or args.max_sentence_bytes < 4:
         raise VocabError("--sentences must be >= 1, --eval-docs >= 0 and --max-sentence-bytes >= 4")
@@ -69,7 +69,7 @@ def config_from_args(args):
 
 
 def run(args, extra_argv) -> int:
-    from .vocab import VocabError, format_report, run_vocab
+    from c4forge.tokenizer_training.vocab import VocabError, format_report, run_vocab
 
     if extra_argv and args.sampler != "beam":
         print(f"c4forge vocab: error: unrecognized arguments: {' '.join(extra_argv)} "

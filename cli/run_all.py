@@ -18,6 +18,11 @@ import shlex
 import time
 from typing import Callable, Sequence
 
+from c4forge.pipeline.fetch import format_fetch_line
+
+from . import pretrain, vocab
+from .build import add_corpus_build_arguments, build_corpus
+
 logger = logging.getLogger(__name__)
 
 # run-all flag → the stage flag it sets; unset flags are left to the stage's default.
@@ -61,12 +66,47 @@ def _run_stage(name: str, argv: list[str], parse_stage: Callable[[list[str]], ar
     return code
 
 
-def run_all(args: argparse.Namespace, beam_args: Sequence[str], build_corpus: Callable,
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("run-all", help="WET files to a trained checkpoint: build, vocab and pretrain in a row",
+                              epilog="Writes OUTPUT/corpus, OUTPUT/vocab, OUTPUT/model (final/ = the checkpoint) and "
+                                     "OUTPUT/token-cache. Other --options go to Beam, for the build.")
+    add_corpus_build_arguments(p, output_help="run directory (local)")
+    _add_run_all_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _add_run_all_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("vocabulary and pretraining (unset: `c4forge vocab` / `c4forge pretrain` defaults)")
+    g.add_argument("--vocab-size", type=int, help="sentencepiece pieces")
+    g.add_argument("--sentences", type=int, help="lines sampled for the vocabulary")
+    g.add_argument("--model", help="T5 shape, e.g. tiny or t5-v1_1-small")
+    g.add_argument("--steps", type=int, help="optimizer steps")
+    g.add_argument("--batch-size", type=int, help="sequences per optimizer step")
+    g.add_argument("--device", choices=["auto", "cuda", "cpu"])
+    g.add_argument("--cpu-threads", type=int, help="torch threads per process")
+    g.add_argument("--vocab-args", default="", metavar="'ARGS'",
+                   help="more `c4forge vocab` flags, as one quoted string, e.g. '--threads 4 --seed 1'")
+    g.add_argument("--pretrain-args", default="", metavar="'ARGS'",
+                   help="more `c4forge pretrain` flags, as one quoted string, e.g. '--optimizer adamwscale --lr 0.01'")
+
+
+def run(args: argparse.Namespace, beam_args: Sequence[str]) -> int:
+    return run_all(args, beam_args, parse_stage=stage_parser().parse_args)
+
+
+def stage_parser() -> argparse.ArgumentParser:
+    """The vocab and pretrain subcommands as `c4forge` registers them."""
+    parser = argparse.ArgumentParser(prog="c4forge")
+    sub = parser.add_subparsers(dest="command", required=True)
+    vocab.add_parser(sub)
+    pretrain.add_parser(sub)
+    return parser
+
+
+def run_all(args: argparse.Namespace, beam_args: Sequence[str],
             parse_stage: Callable[[list[str]], argparse.Namespace]) -> int:
-    """``build_corpus(args, beam_args, output) -> report`` is `c4forge build`'s own function;
-    ``parse_stage(argv)`` is the c4forge parser, whose vocab/pretrain subcommands set ``func``."""
-    from .fetch import format_fetch_line
-    from .report import format_table
+    """``parse_stage(argv)`` is the c4forge parser, whose vocab/pretrain subcommands set ``func``."""
+    from c4forge.pipeline.report import format_table
 
     dirs = stage_dirs(args.output)
     # Parse both later stages first: a typo in --pretrain-args should not cost a build.

@@ -18,11 +18,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.cleaning_rules.counters import CHARS
+from c4forge.pipeline.build import BuildConfig, expand_inputs, load_profile_badwords, metric_counters, with_default_runner
+from c4forge.pipeline.graph import build_c4
 from c4forge.tokenizer_training.corpus import iter_jsonl
 
-from . import parity, reference
-from .build import BuildConfig, expand_inputs, load_profile_badwords, metric_counters, with_default_runner
-from .graph import build_c4
+from . import compare, reference
 
 DOCUMENT_FIELDS = ("url", "text", "timestamp", "split", "content-type", "content-length")
 
@@ -60,7 +60,7 @@ def run_parity(args, beam_args: Sequence[str]) -> "ParityOutcome":
     wet_paths = expand_inputs(config.inputs)
     ref = reference.run_reference(wet_paths, args.badwords_dir, beam_args)
     docs, counters = run_c4forge_documents(wet_paths, config, beam_args)
-    comparisons = [("TFDS reference graph vs c4forge", parity.compare(
+    comparisons = [("TFDS reference graph vs c4forge", compare.compare(
         ref.documents, docs, ref.counters, counters,
         known_differences=reference.KNOWN_COUNTER_DIFFERENCES, fields=DOCUMENT_FIELDS))]
     if args.expected:
@@ -71,7 +71,7 @@ def run_parity(args, beam_args: Sequence[str]) -> "ParityOutcome":
             ("expected vs TFDS reference graph", ref.documents, ref.counters),
             ("expected vs c4forge", docs, counters),
         ):
-            comparisons.append((name, parity.compare(
+            comparisons.append((name, compare.compare(
                 expected, candidate_docs, expected_counters,
                 {k: v for k, v in candidate_counters.items() if expected_counters is None or k in expected_counters},
                 known_differences=reference.KNOWN_COUNTER_DIFFERENCES, fields=fields)))

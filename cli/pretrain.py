@@ -1,4 +1,4 @@
-"""``c4forge pretrain`` (registered into the main CLI) and ``python -m c4forge.pretrain`` (for torchrun).
+"""``c4forge pretrain`` (and ``python -m c4forge.cli pretrain``, torchrun's entry point).
 
 Every flag is one field of ``TrainConfig``; defaults shown by ``--help``.
 """
@@ -12,11 +12,11 @@ import logging
 import os
 import sys
 
-from .config import (DEFAULT_GRAD_CLIP, DEFAULT_LR, DEFAULT_SCHEDULE, MODEL_SHAPES, OPTIMIZERS, SCHEDULES, TrainConfig,
+from c4forge.pretrain.config import (DEFAULT_GRAD_CLIP, DEFAULT_LR, DEFAULT_SCHEDULE, MODEL_SHAPES, OPTIMIZERS, SCHEDULES, TrainConfig,
                      default_token_cache)
 
 DESCRIPTION = "T5 span-corruption pretraining (c4_v220_span_corruption) on a built corpus"
-EPILOG = ("Several GPUs: torchrun --nproc_per_node N -m c4forge.pretrain <same flags>. "
+EPILOG = ("Several GPUs: torchrun --nproc_per_node N -m c4forge.cli pretrain <same flags>. "
           "Re-running the same command resumes from the newest checkpoint in --output.")
 
 
@@ -83,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
 
 
-def add_pretrain_parser(subparsers) -> None:
+def add_parser(subparsers) -> None:
     p = subparsers.add_parser("pretrain", help=DESCRIPTION, description=DESCRIPTION, epilog=EPILOG)
     add_pretrain_arguments(p)
     p.set_defaults(func=run)
@@ -96,21 +96,10 @@ def run(args: argparse.Namespace, extra_argv) -> int:
     logging.getLogger("c4forge").setLevel(logging.INFO)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from .train import train
+    from c4forge.pretrain.train import train
 
     summary = train(config_from_args(args))
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=1, default=str))
     return 0
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m c4forge.pretrain", description=DESCRIPTION, epilog=EPILOG)
-    add_pretrain_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args, [])
-    except ValueError as error:
-        print(f"c4forge pretrain: error: {error}", file=sys.stderr)
-        return 2
