@@ -10,8 +10,10 @@ FROM apache/beam_python3.11_sdk:2.77.0
 
 # The package sources only (.dockerignore keeps the rest of the checkout out of the context).
 COPY pyproject.toml README.md /tmp/c4forge/
+COPY cli /tmp/c4forge/cli
 COPY pipeline /tmp/c4forge/pipeline
 COPY cleaning_rules /tmp/c4forge/cleaning_rules
+COPY corpus /tmp/c4forge/corpus
 COPY tokenizer_training /tmp/c4forge/tokenizer_training
 COPY pretrain /tmp/c4forge/pretrain
 COPY .ci/install-pipeline-image.sh /tmp/c4forge/.ci/

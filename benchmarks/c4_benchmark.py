@@ -208,12 +208,14 @@ def _write_docs(path: Path, docs: Sequence[dict]) -> None:
 
 def _c4forge_docs(output: Path) -> list[dict]:
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
+    from c4forge.corpus.example import SPLITS, iter_tfrecord_examples
+    from c4forge.corpus.tfds_metadata import tfds_split_files
     from c4forge.pipeline import build, sinks
 
     dataset_dir = sinks.dataset_dir_of(str(output), build.tfds_metadata(C4_EN_3_1_0))
-    return [dict(ex, split=split) for split in sinks.SPLITS
-            for path in sinks.tfds_split_files(dataset_dir, split)
-            for ex in sinks.iter_tfrecord_examples(path)]
+    return [dict(ex, split=split) for split in SPLITS
+            for path in tfds_split_files(dataset_dir, split)
+            for ex in iter_tfrecord_examples(path)]
 
 
 def child_main(argv: Sequence[str]) -> int:
@@ -316,68 +318,34 @@ class StageTimer:
             self.rows.append(row)
 
 
-STAGES = ("parse WET (+ length cap)", "URL dedup", "clean_page", "line dedup: hash + pick owner",
-          "line dedup: remove lines", "language (langdetect)", "bad words", "split")
+STAGES = ("parse WET (+ length cap)", "URL dedup", "clean_page", "line dedup", "language (langdetect)",
+          "bad words", "split")
+# The rule chain's stage names (cleaning_rules/chain.py) as rows of the stage view.
+CHAIN_STAGE_ROWS = {"DedupeUrls": STAGES[1], "CleanPages": STAGES[2], "DedupeLines": STAGES[3],
+                    "DetectEnglish": STAGES[4], "FilterBadwords": STAGES[5]}
 
 
 def c4forge_stages(wet: Path, badwords: frozenset, limit: int | None = None):
-    """c4forge's rule functions in graph order, as its DoFns call them."""
-    from c4forge.cleaning_rules import badwords as badwords_rules
-    from c4forge.cleaning_rules import dedup, language, lines, urldedup, urls
-    from c4forge.cleaning_rules.counters import key
+    """c4forge's rule chain stage by stage, in memory: the stages the Beam graph wraps."""
+    from c4forge.cleaning_rules import chain
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as profile
-    from c4forge.pipeline import sources
+    from c4forge.pipeline.readers import read_wet_pages
 
     counts = collections.Counter()
     t = StageTimer()
     with t(STAGES[0], 0) as row:
-        pages = list(sources.read_wet_pages(str(wet), profile, counts))[:limit]
+        pages = list(read_wet_pages(str(wet), profile, counts))[:limit]
         row["pages_out"] = len(pages)
-    with t(STAGES[1], len(pages)) as row:  # CombinePerKey(_SelectPage) on normalized_url
-        best: dict = {}
-        for p in pages:
-            b = best.get(p.normalized_url)
-            best[p.normalized_url] = p if b is None else urldedup.select_page(b, p, profile.url_dedup)
-        pages = list(best.values())
-        row["pages_out"] = len(pages)
-    with t(STAGES[2], len(pages)) as row:
-        rules = lines.CleaningRules(min_words_per_line=profile.min_words_per_line,
-                                    min_num_sentences=profile.min_num_sentences,
-                                    max_word_length=profile.max_word_length)
-        pages = [c for c in (lines.clean_page(p, rules, counts) for p in pages) if c is not None]
-        row["pages_out"] = len(pages)
-    line_hash = dedup.LINE_HASHES[profile.line_hash]
-    with t(STAGES[3], len(pages)) as row:  # HashLines, GroupByLineShard, PickLineOwners
-        hashes = [dedup.line_hashes(p.text, line_hash) for p in pages]
-        records = b"".join(dedup.owner_records(h, dedup.owner_key(p.url)) for p, h in zip(pages, hashes))
-        owned = dedup.owned_lines([dedup.pick_line_owners(records)])
-        row["pages_out"] = len(pages)
-    with t(STAGES[4], len(pages)) as row:  # JoinPagesAndOwnedLines, RemoveDuplicateLines
-        kept = []
-        for p, h in zip(pages, hashes):
-            page = dedup.remove_duplicate_lines(
-                p, owned.get(dedup.owner_key(p.url), set()), counts,
-                min_num_sentences=profile.post_dedupe_min_sentences, local_dedup=profile.local_dedup,
-                line_hash=line_hash, hashes=h)
-            if page is not None:
-                kept.append(page)
-        pages = kept
-        row["pages_out"] = len(pages)
-    with t(STAGES[5], len(pages)) as row:  # DetectEnglish: batches of 512
-        pages = [e for i in range(0, len(pages), 512)
-                 for e in language.detect_english_batch(pages[i:i + 512], counts, profile.langdetect_min_probability)
-                 if e is not None]
-        row["pages_out"] = len(pages)
+    rules = chain.rule_chain(profile, badwords)
+    for stage in rules.stages:
+        with t(CHAIN_STAGE_ROWS[stage.name], len(pages)) as row:
+            if isinstance(stage, chain.PageStage):
+                stage.setup()
+            pages = chain.run_stage_in_memory(stage, pages, counts)
+            row["pages_out"] = len(pages)
     with t(STAGES[6], len(pages)) as row:
-        regex = {"en": badwords_rules.page_badword_regex(badwords, "en")}
-        pages = [p for p in pages if badwords_rules.badwords_filter(p, regex, profile.badwords_filter_fraction, counts)]
-        row["pages_out"] = len(pages)
-    with t(STAGES[7], len(pages)) as row:
-        docs = []
-        for p in pages:
-            split = urls.split_of(p.normalized_url)
-            counts[key(split, "examples")] += 1
-            docs.append({"url": p.url, "text": p.text, "timestamp": p.timestamp, "split": split})
+        docs = [{"url": p.url, "text": p.text, "timestamp": p.timestamp, "split": rules.assign_split(p, counts)}
+                for p in pages]
         row["pages_out"] = len(docs)
     return t.rows, docs, counts
 
@@ -425,8 +393,8 @@ def tfds_stages(wet: Path, badwords_dir: Path, limit: int | None = None):
             clean = c4_utils.get_clean_page_fn()
             pages = [q for p in pages for q in clean(p)]
             row["pages_out"] = len(pages)
-        with t(STAGES[3], len(pages)) as row:  # FlatMap(_emit_url_to_lines), Top.PerKey(1, key=_hash_text)
-            selected: dict = {}
+        with t(STAGES[3], len(pages)) as row:  # FlatMap(_emit_url_to_lines), Top.PerKey(1, key=_hash_text),
+            selected: dict = {}  # then CoGroupByKey on url, FlatMap(_remove_lines_from_text)
             for p in pages:
                 for line_hash, url in emit_url_to_lines(p):
                     k = hash_text(url)
@@ -436,21 +404,19 @@ def tfds_stages(wet: Path, badwords_dir: Path, limit: int | None = None):
             lines_by_url = collections.defaultdict(list)
             for line_hash, (_, url) in selected.items():
                 lines_by_url[url].append(line_hash)
-            row["pages_out"] = len(pages)
-        with t(STAGES[4], len(pages)) as row:  # CoGroupByKey on url, FlatMap(_remove_lines_from_text)
             inc = c4_utils.get_counter_inc_fn("dedupe-lines")
             pages = [q for p in pages for q in remove_lines(
                 (p.url, {"pages": [p], "lines": lines_by_url.get(p.url, [])}), inc, 3)]
             row["pages_out"] = len(pages)
-        with t(STAGES[5], len(pages)) as row:
+        with t(STAGES[4], len(pages)) as row:
             pages = [q for p in pages for q in c4_utils.detect_english(p)]
             row["pages_out"] = len(pages)
-        with t(STAGES[6], len(pages)) as row:
+        with t(STAGES[5], len(pages)) as row:
             keep = c4_utils.get_badwords_filter_fn({"en": reference.load_en_badwords(badwords_dir)},
                                                    filter_fraction=1.0)
             pages = [p for p in pages if keep(p)]
             row["pages_out"] = len(pages)
-        with t(STAGES[7], len(pages)) as row:  # {train,validation}_filter then _example_of
+        with t(STAGES[6], len(pages)) as row:  # {train,validation}_filter then _example_of
             docs = []
             for split, predicate in reference._SPLIT_PREDICATES.items():
                 in_split = c4_utils.get_hashed_url_filter_fn(predicate)

@@ -36,7 +36,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from c4forge.pretrain.config import MODEL_SHAPES, TrainConfig  # noqa: E402
 from c4forge.pretrain.modeling import count_parameters  # noqa: E402
 from c4forge.pretrain.span_corruption import random_spans_helper  # noqa: E402
-from c4forge.pretrain.train import Runtime, build_trainer  # noqa: E402
+from c4forge.pretrain.runtime import Runtime  # noqa: E402
+from c4forge.pretrain.train import build_trainer  # noqa: E402
 
 PEAK_BF16_TFLOPS = (("H200", 989.4), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.4),
                     ("GH200", 989.4), ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0), ("A10", 125.0))

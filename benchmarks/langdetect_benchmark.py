@@ -1,4 +1,4 @@
-"""langdetect 1.0.9 (seed 0) against c4forge.cleaning_rules.langdetect_exact, same run.
+"""langdetect 1.0.9 (seed 0) against c4forge.cleaning_rules.language.langdetect_exact, same run.
 
     python benchmarks/langdetect_benchmark.py [--wet PATH | --texts PICKLE] [--limit N]
         [--repeat R] [--cpu K] [--batch-sizes 64,256,512,1024] [--reference N]
@@ -41,7 +41,7 @@ EXC = "LangDetectException"
 def load_texts(wet: Path, limit: int | None) -> dict[str, list[str]]:
     from c4forge.cleaning_rules import lines
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     pages = list(read_wet_pages(str(wet), C4_EN_3_1_0, collections.Counter()))[:limit]
     cleaned = []
@@ -69,7 +69,7 @@ def reference_results(texts):
 def exact_results(texts):
     from langdetect.lang_detect_exception import LangDetectException
 
-    from c4forge.cleaning_rules import langdetect_exact
+    from c4forge.cleaning_rules.language import langdetect_exact
 
     out = []
     for text in texts:
@@ -104,7 +104,7 @@ def timed(fn, texts, repeat: int, before=None):
 
 
 def clear_cache():
-    from c4forge.cleaning_rules import langdetect_exact
+    from c4forge.cleaning_rules.language import langdetect_exact
 
     langdetect_exact.clear_caches()
 
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
 
     import langdetect
 
-    from c4forge.cleaning_rules import langdetect_exact
+    from c4forge.cleaning_rules.language import langdetect_exact
 
     t0 = time.perf_counter()
     langdetect.DetectorFactory.seed = 0
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     t2 = time.perf_counter()
     print(f"profile load: langdetect {t1 - t0:.2f} s, exact {t2 - t1:.2f} s")
     print(f"python {sys.version.split()[0]}, exact backend: {langdetect_exact.backend()}, "
-          f"batch path: {langdetect_exact._batch_problem or 'on'}")
+          f"batch path: {langdetect_exact.batch_path_problem() or 'on'}")
 
     if args.texts is not None:
         with open(args.texts, "rb") as f:

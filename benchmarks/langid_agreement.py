@@ -7,7 +7,7 @@ Pages: those that reach the English filter of c4-en-3.1.0 (read, URL dedup, line
 line dedup: the graph's pure functions in its order), from the shared real-web WET file
 and from each --input (e.g. a generated segment of benchmarks/make_segment.py). Per set:
 
-* keep/drop agreement of ``langid.detect_english_cld3`` (the --langid cld3 rule) with C4's
+* keep/drop agreement of ``language.detect_english_cld3`` (the --langid cld3 rule) with C4's
   langdetect rule, as a count and a percentage, and the confusion table (both keep, only
   langdetect keeps, only CLD3 keeps, both drop);
 * the same agreement for other CLD3 thresholds (how CLD3_EN_MIN_PROBABILITY was chosen);
@@ -36,29 +36,20 @@ LANGDETECT_TO_CLD3 = {"zh-cn": "zh", "zh-tw": "zh", "he": "iw", "tl": "fil"}
 
 
 def pages_reaching_english_filter(path: Path) -> list:
-    """c4-en-3.1.0 up to the English filter, as the graph's DoFns call the rules."""
-    from c4forge.cleaning_rules import dedup, lines, urldedup
+    """c4-en-3.1.0's rule chain up to the English filter, in memory."""
+    from c4forge.cleaning_rules import chain
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as profile
-    from c4forge.pipeline import sources
+    from c4forge.pipeline.readers import read_wet_pages
 
     counts = collections.Counter()
-    best: dict = {}
-    for p in sources.read_wet_pages(str(path), profile, counts):
-        b = best.get(p.normalized_url)
-        best[p.normalized_url] = p if b is None else urldedup.select_page(b, p, profile.url_dedup)
-    rules = lines.CleaningRules(min_words_per_line=profile.min_words_per_line,
-                                min_num_sentences=profile.min_num_sentences,
-                                max_word_length=profile.max_word_length)
-    pages = [c for c in (lines.clean_page(p, rules, counts) for p in best.values()) if c is not None]
-    line_hash = dedup.LINE_HASHES[profile.line_hash]
-    hashes = [dedup.line_hashes(p.text, line_hash) for p in pages]
-    records = b"".join(dedup.owner_records(h, dedup.owner_key(p.url)) for p, h in zip(pages, hashes))
-    owned = dedup.owned_lines([dedup.pick_line_owners(records)])
-    kept = (dedup.remove_duplicate_lines(p, owned.get(dedup.owner_key(p.url), set()), counts,
-                                         min_num_sentences=profile.post_dedupe_min_sentences,
-                                         local_dedup=profile.local_dedup, line_hash=line_hash, hashes=h)
-            for p, h in zip(pages, hashes))
-    return sorted((p for p in kept if p is not None), key=lambda p: p.url)
+    pages = list(read_wet_pages(str(path), profile, counts))
+    for stage in chain.rule_chain(profile, badwords=None).stages:
+        if isinstance(stage, chain.DetectEnglish):
+            break
+        if isinstance(stage, chain.PageStage):
+            stage.setup()
+        pages = chain.run_stage_in_memory(stage, pages, counts)
+    return sorted(pages, key=lambda p: p.url)
 
 
 def cpu_seconds(fn):
@@ -68,13 +59,16 @@ def cpu_seconds(fn):
 
 
 def measure(name: str, pages: list, reference_pages: int, show: int) -> None:
-    from c4forge.cleaning_rules import langdetect_exact, langid, language
+    from langdetect_benchmark import reference_results  # a sibling script: langdetect 1.0.9 itself
+
+    from c4forge.cleaning_rules import language
+    from c4forge.cleaning_rules.language import langdetect_exact
 
     texts = [p.text for p in pages]
-    identify = langid.cld3_identifier()
+    identify = language.cld3_identifier()
     language.detect_english_batch(pages[:5], collections.Counter())  # load the models
     identify(texts[0])
-    language.langdetect_reference_top(texts[0])
+    reference_results(texts[:1])
     # Exact langdetect caches per-word n-grams; start each set cold (a worker's first pages:
     # exact's least favourable case), so one set's words do not speed up the next.
     langdetect_exact.clear_caches()
@@ -85,7 +79,7 @@ def measure(name: str, pages: list, reference_pages: int, show: int) -> None:
 
     exact_s, exact_kept = cpu_seconds(exact_english_filter)
     sample = texts[:reference_pages]
-    reference_s, _ = cpu_seconds(lambda: [language.langdetect_reference_top(t) for t in sample])
+    reference_s, _ = cpu_seconds(lambda: reference_results(sample))
     cld3_s, cld3_results = cpu_seconds(lambda: [identify(t) for t in texts])
 
     langdetect_tops = langdetect_exact.detect_top_many(texts)
@@ -94,19 +88,19 @@ def measure(name: str, pages: list, reference_pages: int, show: int) -> None:
     print(f"\n== {name}: {len(pages):,} pages reach the English filter; langdetect keeps {sum(ld_keep):,}")
     print("keep/drop agreement with langdetect, by CLD3 rule (en, reliable, p >= threshold):")
     for threshold in THRESHOLDS:
-        keep = [langid.detect_english_cld3(p, lambda _t, r=r: r, collections.Counter(), threshold) is not None
+        keep = [language.detect_english_cld3(p, lambda _t, r=r: r, collections.Counter(), threshold) is not None
                 for p, r in zip(pages, cld3_results)]
         same = sum(a == b for a, b in zip(ld_keep, keep))
-        marker = "  <- --langid cld3" if threshold == langid.CLD3_EN_MIN_PROBABILITY else ""
+        marker = "  <- --langid cld3" if threshold == language.CLD3_EN_MIN_PROBABILITY else ""
         print(f"  p >= {threshold:<5} cld3 keeps {sum(keep):>6,}  agree {same:>6,}/{len(pages):,} "
               f"({100 * same / len(pages):.2f}%){marker}")
 
     counters = collections.Counter()
-    cld3_keep = [langid.detect_english_cld3(p, lambda _t, r=r: r, counters) is not None
+    cld3_keep = [language.detect_english_cld3(p, lambda _t, r=r: r, counters) is not None
                  for p, r in zip(pages, cld3_results)]
     table = collections.Counter(zip(ld_keep, cld3_keep))
     same = table[True, True] + table[False, False]
-    print(f"--langid cld3 (p >= {langid.CLD3_EN_MIN_PROBABILITY}): agreement {same:,}/{len(pages):,} "
+    print(f"--langid cld3 (p >= {language.CLD3_EN_MIN_PROBABILITY}): agreement {same:,}/{len(pages):,} "
           f"({100 * same / len(pages):.2f}%)")
     print(f"  both keep {table[True, True]:,}   only langdetect keeps {table[True, False]:,}   "
           f"only cld3 keeps {table[False, True]:,}   both drop {table[False, False]:,}")

@@ -128,7 +128,7 @@ def _is_mutable(line: str, shared: bool, cjk: bool) -> bool:
 
 
 def load_source_pages(path: Path) -> list[SourcePage]:
-    from c4forge.cleaning_rules import langdetect_exact
+    from c4forge.cleaning_rules.language import langdetect_exact
 
     raw = []
     for headers, body in iter_wet_records(path):

@@ -45,7 +45,7 @@ print(json.dumps({"peak_rss": int(hwm.split()[1]) * 1024}))
 
 
 def corpus_lines(corpus: str) -> list[str]:
-    from c4forge.tokenizer_training.corpus import find_corpus
+    from c4forge.corpus.reader import find_corpus
 
     texts = find_corpus(corpus).iter_texts("train")
     return [line for text in texts for line in text.split("\n") if line.strip()]
@@ -53,7 +53,7 @@ def corpus_lines(corpus: str) -> list[str]:
 
 def sampler_throughput(corpus: str, workdir: Path) -> str:
     """The local sampler's two passes over the whole train split."""
-    from c4forge.tokenizer_training.corpus import find_corpus
+    from c4forge.corpus.reader import find_corpus
     from c4forge.tokenizer_training.sampling import measure_sample, write_sample
 
     examples = find_corpus(corpus)

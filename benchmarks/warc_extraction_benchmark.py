@@ -7,7 +7,7 @@ One process, one thread (pin it with ``taskset -c 0`` for a clean per-core numbe
 timings per extractor:
 
 - ``extract``: charset decoding + text extraction on payloads already in memory;
-- ``reader``: the whole reader (``warc_source.read_warc_pages``: gunzip, WARC and HTTP
+- ``reader``: the whole reader (``readers.read_warc_pages``: gunzip, WARC and HTTP
   parsing, decoding, extraction, page building) on the file;
 - the WET reader on the matching ``.warc.wet.gz`` (when present) for comparison.
 """
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from c4forge.cleaning_rules import html_text
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
-from c4forge.pipeline import sources, warc_source
+from c4forge.pipeline import readers
+from c4forge.pipeline.readers import warc as warc_reader
 
 DEFAULT_WARC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "realweb" / "realweb-dev.warc.gz"
 
@@ -36,7 +37,7 @@ def load_payloads(path: Path) -> list[tuple[bytes, str]]:
             if r.rec_type != "response":
                 continue
             block = io.BytesIO(r.content_stream().read())
-            http = warc_source._HTTP_PARSER.parse(block)
+            http = warc_reader.HTTP_PARSER.parse(block)
             out.append((block.read(), http.get_header("Content-Type") or ""))
     return out
 
@@ -74,7 +75,7 @@ def main() -> None:
                 html_text.extract_text(html_text.decode_html(body, ctype)[0], name)
 
         def reader():
-            for _ in warc_source.read_warc_pages(str(args.warc), C4_EN_3_1_0, Counter(), name):
+            for _ in readers.read_warc_pages(str(args.warc), C4_EN_3_1_0, Counter(), name):
                 pass
 
         for stage, fn in (("extract", extract), ("reader", reader)):
@@ -84,7 +85,7 @@ def main() -> None:
     wet = args.warc.with_name(args.warc.name.replace(".warc.gz", ".warc.wet.gz"))
     if wet.exists():
         def wet_reader():
-            for _ in sources.read_wet_pages(str(wet), C4_EN_3_1_0, Counter()):
+            for _ in readers.read_wet_pages(str(wet), C4_EN_3_1_0, Counter()):
                 pass
 
         s = best_of(args.repeat, wet_reader)

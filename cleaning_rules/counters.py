@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 SPLIT_WET_FILE = "split-wet-file"
+SPLIT_WARC_FILE = "split-warc-file"  # the WARC reader's own split-wet-file
 TOO_LONG = "too-long-filter"
 DUPLICATE_URL = "duplicate-url-filter"
 CLEAN_PAGE = "clean-page"

@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from .counters import DEDUPE_LINES, chars_key, key
-from .lines import has_at_least_sentences
+from .sentences import has_at_least_sentences
 from .page import Page
 
 LINE_DELIMITER = "\n"

@@ -1,6 +1,6 @@
 """HTML → WET-like text: charset decoding that never fails, and text extraction.
 
-Used by ``pipeline/warc_source.py`` to turn WARC ``response`` records into pages that the
+Used by ``pipeline/readers/warc.py`` to turn WARC ``response`` records into pages that the
 same rule profiles clean. Pure functions, no Beam.
 
 Decoding (``decode_html``), first source that names a usable codec and decodes strictly:

@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 from .counters import CLEAN_PAGE, chars_key, key
 from .page import Page
-from .sentences import has_at_least_sentences, load_punkt  # noqa: F401 (re-exported)
+from .sentences import load_punkt
 
 MIN_WORDS_PER_LINE = 5
 MIN_NUM_SENTENCES = 3
@@ -81,7 +81,7 @@ def mentions_policy(line_lower: str) -> bool:
 
 
 # --- sentence threshold --------------------------------------------------------------
-# has_at_least_sentences(text, n) (imported above) is the whole-text test; dedup uses it.
+# sentences.has_at_least_sentences(text, n) is the whole-text test; dedup uses it.
 
 def lines_have_at_least_sentences(lines: list[str], n: int) -> bool:
     """Sum of per-line Punkt counts >= n (TFDS counts each kept line separately).

@@ -13,7 +13,12 @@ import dataclasses
 
 from .lines import MAX_WORD_LENGTH, MIN_NUM_SENTENCES, MIN_WORDS_PER_LINE
 
-DEDUP_MODES = ("lines", "three-sentence-spans")
+# Dedup across pages, after cleaning: "lines" (TFDS >= 1.1.0: whole lines), "spans" (the T5
+# paper's wording, c4 1.0.0: three-sentence spans; span_dedup.py) or "none".
+DEDUP_MODES = ("lines", "spans", "none")
+# Which languages a profile keeps: "en" (c4/en: langdetect, English only) or "mc4"
+# (c4/multilingual: CLD3 labels every page, the 107 mC4 languages and "und" are kept).
+LANGUAGES = ("en", "mc4")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +37,7 @@ class Profile:
     min_words_per_line: int = MIN_WORDS_PER_LINE
     min_num_sentences: int = MIN_NUM_SENTENCES
     max_word_length: int | None = MAX_WORD_LENGTH
-    dedupe: bool = True
+    dedup: str = "lines"  # DEDUP_MODES
     line_hash: str = "unicode"  # "bytes" in 2.2.x
     line_owner: str = "url"  # "normalized_url" in <= 3.0.x
     local_dedup: bool = True
@@ -40,12 +45,7 @@ class Profile:
     # "page": 3.x filter after language detection; "line": 2.2.x check inside cleaning.
     badwords: str | None = "page"
     badwords_filter_fraction: float = 1.0
-    # Dedup after cleaning: "lines" (TFDS >= 1.1.0, whole lines) or "three-sentence-spans"
-    # (the T5 paper's wording, c4 1.0.0; cleaning_rules/span_dedup.py).
-    dedup: str = "lines"
-    # Language step: "langdetect-en" (c4/en: langdetect, English only) or "cld3" (mC4:
-    # CLD3 per page, every language of MC4_LANGUAGES, unreliable or < cld3 threshold -> "und").
-    language_id: str = "langdetect-en"
+    languages: str = "en"  # LANGUAGES; mC4's CLD3 labels pages "und" when unreliable or < cld3_min_probability
     cld3_min_probability: float = 0.95
     # mC4's paragraph filter (>= 3 lines, 3rd-longest >= 200 chars) after URL dedup.
     paragraph_filter: bool = False
@@ -56,7 +56,7 @@ class Profile:
 
     @property
     def multilingual(self) -> bool:
-        return self.language_id == "cld3"
+        return self.languages == "mc4"
 
     def with_switches(self, noclean: bool = False, noblocklist: bool = False, wet_quirks: bool | None = None,
                       dedup: str | None = None) -> "Profile":
@@ -64,11 +64,11 @@ class Profile:
         if dedup is not None and dedup != p.dedup:
             if dedup not in DEDUP_MODES:
                 raise ValueError(f"unknown dedup {dedup!r}; choose from {', '.join(DEDUP_MODES)}")
-            p = dataclasses.replace(p, name=p.name + "+" + dedup, dedup=dedup)
+            p = dataclasses.replace(p, name=p.name + ("+nodedup" if dedup == "none" else "+" + dedup), dedup=dedup)
         if noclean:
             config = "en.noclean" if p.tfds_config == "en" else p.tfds_config
             p = dataclasses.replace(p, name=p.name + "+noclean", tfds_config=config,
-                                    clean=False, dedupe=False, badwords=None, badwords_filter_fraction=0.0)
+                                    clean=False, dedup="none", badwords=None, badwords_filter_fraction=0.0)
         if noblocklist:
             config = "en.noblocklist" if p.tfds_config == "en" else p.tfds_config
             p = dataclasses.replace(p, name=p.name + "+noblocklist", tfds_config=config,
@@ -98,7 +98,7 @@ MC4_3_1_0 = Profile(
     tfds_config="multilingual",
     clean=False,
     paragraph_filter=True,
-    language_id="cld3",
+    languages="mc4",
     badwords_filter_fraction=0.999,
 )
 

@@ -132,25 +132,3 @@ def remove_duplicate_spans(
     counters[key(ns, "passed")] += 1
     return page.replace(text=text)
 
-
-def dedupe_pages(pages: list[Page], counters: Counter, min_num_sentences: int = 3,
-                 owner_url=lambda p: p.url) -> list[Page]:
-    """Both passes in memory (the Beam graph's reference; tests and small inputs)."""
-    from .dedup import owner_key
-
-    owner: dict[bytes, bytes] = {}
-    for p in pages:
-        k = owner_key(owner_url(p))
-        for h in page_window_hashes(p.text):
-            if h not in owner or k < owner[h]:
-                owner[h] = k
-    by_owner: dict[bytes, set[bytes]] = {}
-    for h, k in owner.items():
-        by_owner.setdefault(k, set()).add(h)
-    out = []
-    for p in pages:
-        kept = remove_duplicate_spans(p, by_owner.get(owner_key(owner_url(p)), set()), counters,
-                                      min_num_sentences)
-        if kept is not None:
-            out.append(kept)
-    return out

@@ -12,6 +12,7 @@ _SCHEME_AND_WWW = re.compile(r"https?:\/\/(www\.)?")
 _TRACKING_QUERY = re.compile(r"\?(utm_|ref|feed).*")
 
 VALIDATION_MODULUS = 1000
+SPLITS = ("train", "validation")
 
 
 def normalize_url(url: str) -> str:
@@ -20,12 +21,8 @@ def normalize_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def md5_hex(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
 def url_hash_int(normalized_url: str) -> int:
-    """int(md5_hex(url), 16): TFDS's hash for the split and the bad-word soft keep."""
+    """int(md5(url).hexdigest(), 16): TFDS's hash for the split and the bad-word soft keep."""
     return int.from_bytes(hashlib.md5(normalized_url.encode("utf-8")).digest(), "big")
 
 

@@ -1,6 +1,6 @@
 """Turning WET records into pages: TFDS ``split_wet_file`` semantics as rules.
 
-The reader (``pipeline/sources.py``) gets records from warcio; this module decides what
+The reader (``pipeline/readers/wet.py``) gets records from warcio; this module decides what
 a page is. With ``quirks=True`` (the c4-en profiles) it reproduces TFDS's line-based
 parser exactly: every line of the file, header or body, goes through one state machine,
 so body lines starting with ``WARC``/``Content-``/``CONTENT-`` vanish, body lines like
@@ -19,7 +19,8 @@ import re
 from collections import Counter
 from typing import Iterable, Iterator, Sequence
 
-from .counters import SPLIT_WET_FILE, TOO_LONG, chars_key, key
+from .counters import SPLIT_WET_FILE, key
+from .length_cap import length_cap
 from .page import Page
 from .urls import normalize_url
 
@@ -109,6 +110,11 @@ class WetPageAssembler:
     reference (e.g. after a ``WARC/1.1`` delimiter, which TFDS does not recognise).
     The length cap (TFDS ``is_valid_length``, the next stage) is applied here so an
     over-long record is never held in memory; it still counts as ``too-long-filter``.
+
+    With ``count_passed_pages=False`` the pages it yields are not counted as passed
+    (``split-wet-file/passed`` and ``too-long-filter/passed``) until ``count_kept(page)``:
+    the reader holds a record's page until the next record proves its Content-Length
+    right, and counts it only if it keeps it.
     """
 
     def __init__(
@@ -117,26 +123,23 @@ class WetPageAssembler:
         quirks: bool = True,
         require_timestamp: bool = True,
         max_page_length: int | None = None,
+        count_passed_pages: bool = True,
     ):
         self._counters = counters
+        self._count_passed_pages = count_passed_pages
         self._quirks = quirks
         self._require_timestamp = require_timestamp
         self._max_length = max_page_length
         self._draft: _PageDraft | None = None  # None: no delimiter seen yet (TFDS's i == 0)
         counters[key(SPLIT_WET_FILE, "wet-file")] += 1
 
-    def feed_record(
-        self, version_line: str, headers: Sequence[tuple[str, str]], body_lines: Iterable[str]
-    ) -> Iterator[Page]:
-        """``body_lines``: the record body split at universal newlines (not stripped)."""
-        return self.feed_record_blocks(version_line, headers, body_lines)
-
     def feed_record_blocks(
         self, version_line: str, headers: Sequence[tuple[str, str]], body_blocks: Iterable[str]
     ) -> Iterator[Page]:
-        """As ``feed_record``, with the body in blocks of consecutive lines joined with
-        ``\\n`` (the reader's pieces; a line alone is a block too): a block is handled
-        as one text, not line by line."""
+        """One record: its version line, its headers, and its body split at universal
+        newlines (lines not stripped), in blocks of consecutive lines joined with ``\\n``
+        (the reader's pieces; a line alone is a block too): a block is handled as one
+        text, not line by line."""
         if self._quirks:
             yield from self._feed_lines((version_line,))
             for name, value in headers:
@@ -160,6 +163,11 @@ class WetPageAssembler:
                 if text:
                     draft.add_text_line(text, self._max_length)
             yield from self._emit_if_valid(draft)
+
+    def count_kept(self, page: Page) -> None:
+        """Count a page yielded uncounted (``count_passed_pages=False``) as passed."""
+        self._counters[key(SPLIT_WET_FILE, "passed")] += 1
+        self._counters.update(length_cap(len(page.text), self._max_length)[1])
 
     def abandon_record(self) -> None:
         """The current record could not be read to its end: drop its partial page."""
@@ -208,16 +216,16 @@ class WetPageAssembler:
     def _emit_if_valid(self, draft: _PageDraft) -> Iterator[Page]:
         # Judged on text_length, not the held lines: an over-long page holds none.
         verdict = page_validity(draft.url, draft.text_length > 0, draft.timestamp, self._require_timestamp)
+        kept, cap_counts = length_cap(draft.text_length, self._max_length)
+        if verdict == "passed" and kept and not self._count_passed_pages:
+            yield draft.to_page()  # counted by count_kept if the reader keeps it
+            return
         self._counters[key(SPLIT_WET_FILE, verdict)] += 1
         if verdict != "passed":
             return
-        if self._max_length is not None:
-            too_long = draft.text_length > self._max_length
-            self._counters[key(TOO_LONG, "filtered" if too_long else "passed")] += 1
-            if too_long:
-                self._counters[chars_key(TOO_LONG, "filtered")] += draft.text_length
-                return
-        yield draft.to_page()
+        self._counters.update(cap_counts)
+        if kept:
+            yield draft.to_page()
 
 
 # Usual record header names: the draft field their line sets, or None where it sets none

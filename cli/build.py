@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from c4forge.cleaning_rules import langid
+from c4forge.cleaning_rules import language
+from c4forge.cleaning_rules.chain import check_langid
 from c4forge.cleaning_rules.profiles import ALL_PROFILES, DEDUP_MODES, DEFAULT_PROFILE, get_profile
 from c4forge.pipeline.errors import BuildError
 from c4forge.pipeline.fetch import DEFAULT_BASE_URL, SOURCES, CrawlRequest, RetryPolicy, format_fetch_line
@@ -30,7 +31,8 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=DEFAULT_PROFILE, choices=sorted(ALL_PROFILES),
                    help="which C4 to reproduce (default %(default)s; mc4-3.1.0 needs gcld3)")
     p.add_argument("--dedup", choices=DEDUP_MODES,
-                   help="lines: C4's code (default); three-sentence-spans: the T5 paper's wording (c4 1.0.0)")
+                   help="dedup across pages: lines (C4's code, the default), spans (three-sentence spans: the T5 "
+                        "paper's wording, c4 1.0.0) or none")
     p.add_argument("--noclean", action="store_true", help="allenai en.noclean: no cleaning, dedup or bad-words filter")
     p.add_argument("--noblocklist", action="store_true", help="allenai en.noblocklist: no bad-words filter")
     p.add_argument("--wet-quirks", dest="wet_quirks", action="store_true", default=None,
@@ -50,10 +52,10 @@ def _add_input_format_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_langid_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--langid", choices=langid.BACKENDS, default=langid.LANGDETECT,
+    p.add_argument("--langid", choices=language.BACKENDS, default=language.LANGDETECT,
                    help="the English filter's language identifier: langdetect (default: C4's own, exact) or "
                         "cld3 (CLD3 via gcld3, the c4forge[mc4] extra; en, reliable, p >= "
-                        f"{langid.CLD3_EN_MIN_PROBABILITY}). cld3 CHANGES THE OUTPUT: it is no longer C4")
+                        f"{language.CLD3_EN_MIN_PROBABILITY}). cld3 CHANGES THE OUTPUT: it is no longer C4")
 
 
 def _add_crawl_arguments(p: argparse.ArgumentParser) -> None:
@@ -129,20 +131,14 @@ def _wet_inputs(args, beam_args):
     if args.segments is None:
         raise BuildError("--crawl/--wet-paths need --segments: A:B takes lines A..B-1 of wet.paths.gz (one WET file "
                          "each), e.g. 0:1 for the first; ':' takes all of them")
-    from apache_beam.io.filesystems import FileSystems
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from c4forge.pipeline.build import resolve_crawl  # imports Beam: not for `c4forge --help`
 
-    from c4forge.pipeline.build import with_default_runner
-    from c4forge.pipeline.fetch import resolve_crawl_inputs
-
-    FileSystems.set_options(PipelineOptions(with_default_runner(beam_args)))  # s3 options, for the listing
-    crawl_inputs = resolve_crawl_inputs(_crawl_request(args))
+    crawl_inputs = resolve_crawl(_crawl_request(args), beam_args)
     return tuple(crawl_inputs.files), crawl_inputs.files, crawl_inputs.report
 
 
 def build_corpus(args, beam_args, output: str) -> dict:
     from c4forge.pipeline.build import BuildConfig, run_build
-    from c4forge.pipeline.graph import check_langid
 
     check_langid(args.langid, get_profile(args.profile))  # a missing gcld3 stops us before any download
     inputs, wet_files, fetch_report = _wet_inputs(args, beam_args)

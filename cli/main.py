@@ -10,7 +10,7 @@ import sys
 
 from c4forge.cleaning_rules.badwords import BadwordsError
 from c4forge.cleaning_rules.html_text import ExtractorUnavailable
-from c4forge.cleaning_rules.mc4 import LanguageIdUnavailable
+from c4forge.cleaning_rules.language import LanguageIdUnavailable
 from c4forge.pipeline.errors import BuildError
 
 from . import build, parity, pretrain, run_all, vocab

@@ -77,8 +77,11 @@ def run(args, extra_argv) -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    beam_sampler = None
+    if args.sampler == "beam":  # imports Beam: only when asked for
+        from c4forge.pipeline.vocab_sampling import sample_with_beam as beam_sampler
     try:
-        report = run_vocab(config_from_args(args), extra_argv)
+        report = run_vocab(config_from_args(args), extra_argv, beam_sampler)
     except VocabError as e:
         print(f"c4forge vocab: error: {e}", file=sys.stderr)
         return 2

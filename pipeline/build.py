@@ -15,14 +15,18 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
-from c4forge.cleaning_rules import langid, mc4
+from c4forge.cleaning_rules import language, mc4
 from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, Profile, get_profile
+from c4forge.corpus.example import SPLITS
+from c4forge.corpus.tfds_metadata import TfdsMetadata
 
 from . import report as report_lib
+from .access_errors import explained_access_errors
 from .errors import BuildError
+from .fetch import resolve_crawl_inputs
 from .graph import build_c4
-from .sinks import SPLITS, WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of, TfdsMetadata
+from .sinks import WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of
 from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
 
 logger = logging.getLogger(__name__)
@@ -44,10 +48,10 @@ class BuildConfig:
     formats: tuple[str, ...] = ("tfrecord",)
     num_shards: Optional[int] = None
     overwrite: bool = False
-    dedup: Optional[str] = None  # None: the profile's ("lines"); or "three-sentence-spans"
+    dedup: Optional[str] = None  # None: the profile's ("lines"); or "spans", "none"
     input_format: str = "wet"  # or "warc": HTML response records, text extracted
     html_extractor: str = "resiliparse"
-    langid: str = langid.LANGDETECT  # the English filter's backend; only langdetect is C4
+    langid: str = language.LANGDETECT  # the English filter's backend; only langdetect is C4
     spill_dir: Optional[str] = None  # local runner: shuffles go through files here, not memory
 
     def resolved_profile(self) -> Profile:
@@ -64,8 +68,6 @@ def with_default_runner(beam_args: Sequence[str]) -> list[str]:
 
 def expand_inputs(patterns: Sequence[str]) -> list[str]:
     """Paths and globs on any Beam filesystem → sorted distinct file paths."""
-    from .access_errors import explained_access_errors
-
     paths = set()
     for pattern in patterns:
         with explained_access_errors(pattern):
@@ -75,6 +77,12 @@ def expand_inputs(patterns: Sequence[str]) -> list[str]:
             raise BuildError(f"--input {pattern!r} matches no file")
         paths.update(found)
     return sorted(paths)
+
+
+def resolve_crawl(request, beam_args: Sequence[str] = ()):
+    """``fetch.resolve_crawl_inputs`` with Beam's filesystem options set (s3 options, for the listing)."""
+    FileSystems.set_options(PipelineOptions(with_default_runner(beam_args)))
+    return resolve_crawl_inputs(request)
 
 
 def tfds_metadata(profile: Profile) -> TfdsMetadata:
@@ -114,8 +122,8 @@ def describe_existing_build(output: str) -> str:
     fetched = report.get("fetch") or {}
     origin = f"{fetched['crawl']} entries {fetched['segments']}" if fetched else f"{len(inputs)} WET file(s) ({names})"
     finished = config.get("finished_at", "at an unknown time")
-    backend = config.get("langid", langid.LANGDETECT)  # reports from before --langid lack it
-    langid_note = "" if backend == langid.LANGDETECT else f", --langid {backend} (not C4)"
+    backend = config.get("langid", language.LANGDETECT)  # reports from before --langid lack it
+    langid_note = "" if backend == language.LANGDETECT else f", --langid {backend} (not C4)"
     return (f"profile {config.get('profile')}{langid_note}, {'+'.join(config.get('formats', []))}, "
             f"built from {origin}, "
             f"{splits or '0 examples'}, finished {finished}")
@@ -141,8 +149,6 @@ def check_output_writable(output: str) -> None:
 
 
 def check_output(config: BuildConfig, profile: Profile) -> None:
-    from .access_errors import explained_access_errors
-
     with explained_access_errors(config.output):
         check_output_free(config, profile)
         check_output_writable(config.output)
@@ -238,8 +244,6 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
               fetch_report: Optional[Mapping] = None) -> dict:
     """``wet_files``: exact file paths (from a crawl listing), used without matching each one
     (a match is one request per file on s3). ``fetch_report`` becomes the report's ``fetch``."""
-    from .access_errors import explained_access_errors
-
     options = PipelineOptions(with_default_runner(beam_args))
     check_spill_dir(config, options)
     FileSystems.set_options(options)  # s3:// and gs:// on this machine read their options from here
@@ -249,7 +253,7 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
     badwords = load_profile_badwords(profile, config.badwords_dir)
     logger.info("building %s from %d %s file(s) into %s", profile.name, len(wet_paths),
                 config.input_format.upper(), config.output)
-    not_c4 = langid.differs_from_c4(config.langid)
+    not_c4 = language.differs_from_c4(config.langid)
     if not_c4:
         logger.warning(not_c4)
     if config.spill_dir is None and _is_local(options):

@@ -15,6 +15,7 @@ from c4forge.cleaning_rules.counters import CHARS
 # Stages in pipeline order, so the table reads like the graph.
 STAGE_ORDER = (
     "split-wet-file",
+    "split-warc-file",
     "too-long-filter",
     "duplicate-url-filter",
     "clean-page",
@@ -58,7 +59,8 @@ def make_report(counters: Mapping[str, int], splits: Sequence[dict], config: Map
     """``pages_kept`` sums the ``<split>/examples`` counters (one per written example)."""
     return {
         "config": dict(config),
-        "pages_read": counters.get("split-wet-file/passed", 0),
+        # pages the WET or the WARC reader made (one input format per run)
+        "pages_read": counters.get("split-wet-file/passed", 0) + counters.get("split-warc-file/passed", 0),
         "pages_kept": sum(v for k, v in counters.items() if k.endswith("/examples") and "/" not in k[: -len("/examples")]),
         "splits": list(splits),
         "removed": removal_rows(counters),

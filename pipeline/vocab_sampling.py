@@ -22,7 +22,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from c4forge.tokenizer_training.corpus import Corpus
+from c4forge.corpus.reader import Corpus
 from c4forge.tokenizer_training.sampling import (
     HISTOGRAM_BITS, SAMPLE_INFO_NAME, SHARD_TARGET_BYTES, SampleInfo, document_units, histogram_bucket, make_info,
     shard_name, shard_of, sorted_shard_text, unit_bytes,

@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from c4forge.tokenizer_training.corpus import Corpus
+from c4forge.corpus.reader import Corpus
 
 from .vocab import Vocab
 

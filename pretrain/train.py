@@ -13,7 +13,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from c4forge.tokenizer_training.corpus import find_corpus
+from c4forge.corpus.reader import find_corpus
 
 from . import checkpoint as ckpt
 from .config import EVAL_SEED, TrainConfig
@@ -31,53 +30,12 @@ from .layout import LayoutParams
 from .metrics import MetricsLog, Progress
 from .modeling import SpanCorruptionLoss, build_t5, count_parameters
 from .optim import build_optimizer, build_scheduler
+from .runtime import Runtime, all_reduce_int, all_reduce_sum, init_distributed, runtime_from_env, torch_threads
 from .token_cache import TokenStore, build_token_store, wait_for_token_store
 from .vocab import Vocab, load_vocab
 
 log = logging.getLogger("c4forge.pretrain")
 MODEL_INPUTS = ("encoder_input_tokens", "decoder_input_tokens", "decoder_target_tokens", "decoder_loss_weights")
-
-
-@dataclasses.dataclass(frozen=True)
-class Runtime:
-    rank: int
-    world: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world > 1
-
-
-def runtime_from_env(device: str) -> Runtime:
-    """Rank and world from torchrun's environment (1 process without it)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda but no CUDA device is visible")
-        torch.cuda.set_device(local_rank)
-        return Runtime(rank, world, local_rank, torch.device("cuda", local_rank))
-    return Runtime(rank, world, local_rank, torch.device("cpu"))
-
-
-def init_distributed(runtime: Runtime) -> None:
-    if runtime.distributed and not dist.is_initialized():
-        backend = "nccl" if runtime.device.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, init_method="env://")
-
-
-def all_reduce_sum(tensor: torch.Tensor, runtime: Runtime) -> torch.Tensor:
-    if runtime.distributed:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor
 
 
 # ---------------------------------------------------------------- data
@@ -298,7 +256,7 @@ class LogWindow:
         seconds = time.perf_counter() - self.started
         record = {"split": "train", "step": step, "loss": ce / max(tokens, 1.0), "z_loss": z / max(tokens, 1.0),
                   "lr": lr, "grad_norm": grad_norm / self.steps, "target_tokens": int(tokens),
-                  "input_tokens": int(input_tokens), "batch_fingerprint": _reduce_int(self.fingerprint, self.runtime),
+                  "input_tokens": int(input_tokens), "batch_fingerprint": all_reduce_int(self.fingerprint, self.runtime),
                   "steps_per_second": self.steps / seconds, "sequences_per_second": self.rows * world / seconds,
                   "tokens_per_second": (tokens + input_tokens) / seconds}
         self.reset()
@@ -325,18 +283,6 @@ def train(config: TrainConfig) -> dict:
     finally:
         if runtime.distributed and dist.is_initialized():
             dist.destroy_process_group()
-
-
-@contextlib.contextmanager
-def torch_threads(count: int):
-    """--cpu-threads for the run only (in-process callers get their setting back)."""
-    before = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train(config: TrainConfig, runtime: Runtime, vocab: Vocab, plan: DataPlan) -> dict:
@@ -418,13 +364,6 @@ def _loop(trainer: Trainer, plan: DataPlan, loader, eval_batches, start_step: in
     save(trainer, plan, final, step, dict(last))
     progress.close()
     return {"step": step, "final": str(final), "validation_source": plan.validation_source, **last}
-
-
-def _reduce_int(value: int, runtime: Runtime) -> int:
-    if not runtime.distributed:
-        return value
-    tensor = torch.tensor([value], dtype=torch.int64, device=runtime.device)
-    return int(all_reduce_sum(tensor, runtime).item())
 
 
 def _evaluate(trainer: Trainer, batches, step: int, metrics_log: MetricsLog, progress: Progress) -> float:

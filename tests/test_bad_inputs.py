@@ -27,17 +27,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import badinputs as bad  # noqa: E402
+from wet_helpers import first_invalid_utf8, iter_body_lines  # noqa: E402
 
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0  # noqa: E402
 from c4forge.cleaning_rules.wet import split_universal_lines  # noqa: E402
-from c4forge.pipeline import sources  # noqa: E402
-from c4forge.pipeline.sources import (  # noqa: E402
-    _LineBuffer,
-    first_invalid_utf8,
-    iter_body_blocks,
-    iter_body_lines,
-    read_wet_pages,
-)
+from c4forge.cleaning_rules.wet import WetPageAssembler  # noqa: E402
+from c4forge.pipeline.readers import read_wet_pages  # noqa: E402
+from c4forge.pipeline.readers import wet as wet_reader  # noqa: E402
+from c4forge.pipeline.records import body_lines, gzip_members  # noqa: E402
+from c4forge.pipeline.records.body_lines import LineBuffer, iter_body_blocks  # noqa: E402
 
 QUIRKS = C4_EN_3_1_0
 NO_QUIRKS = C4_EN_3_1_0.with_switches(wet_quirks=False)
@@ -47,7 +45,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLES = SHARED / "data" / "warc-samples"
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 WHIRLWIND_WET = SAMPLES / "commoncrawl-whirlwind.warc.wet.gz"
-LOGGER = sources.logger.name
+LOGGER = wet_reader.logger.name
 
 
 def require_shared() -> None:
@@ -163,10 +161,10 @@ def test_first_invalid_utf8_offset_is_exact(tmp_path, monkeypatch):
         path = bad.write_plain(tmp_path / "x.wet", data)
         gz = bad.write_single_gz(tmp_path / "x.wet.gz", [data])
         for size in (1, 2, 3, 7, 1 << 20):
-            monkeypatch.setattr(sources, "CHUNK_BYTES", size)
+            monkeypatch.setattr(gzip_members, "CHUNK_BYTES", size)
             assert first_invalid_utf8(lambda: open(path, "rb")) == e.value.start, (size, data)
             assert first_invalid_utf8(lambda: open(gz, "rb")) == e.value.start, (size, data)
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 2)
+    monkeypatch.setattr(gzip_members, "CHUNK_BYTES", 2)
     good = bad.write_chunked_gz(tmp_path / "good.wet.gz", bad.good_records(2))
     assert first_invalid_utf8(lambda: open(good, "rb")) is None
 
@@ -429,7 +427,7 @@ def test_foreign_exceptions_do_not_escape(tmp_path, logs, mode, monkeypatch):
         raise TypeError("a bug")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(sources.WetPageAssembler, "feed_record_blocks", broken_feed)
+    monkeypatch.setattr(WetPageAssembler, "feed_record_blocks", broken_feed)
     logs.clear()
     pages, c = read(good, MODES[mode])
     assert pages == [] and split_counts(c)["internal-error"] == 1
@@ -562,7 +560,7 @@ LINE_TEXTS = [
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 7, 1 << 20])
 def test_iter_body_lines_splits_like_universal_newlines(monkeypatch, chunk):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", chunk)
     for text in LINE_TEXTS:
         got = list(iter_body_lines(io.BytesIO(text.encode()), 1000))
         assert got == split_universal_lines(text), (chunk, text)
@@ -572,7 +570,7 @@ def test_iter_body_lines_splits_like_universal_newlines(monkeypatch, chunk):
 
 
 def test_iter_body_lines_raises_on_invalid_utf8_and_can_replace(monkeypatch):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 2)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", 2)
     with pytest.raises(UnicodeDecodeError):
         list(iter_body_lines(io.BytesIO(b"ok\nbad \xff here\n"), 100))
     assert list(iter_body_lines(io.BytesIO(b"ok\nbad \xff\n"), 100, errors="replace")) == ["ok", "bad \ufffd", ""]
@@ -580,7 +578,7 @@ def test_iter_body_lines_raises_on_invalid_utf8_and_can_replace(monkeypatch):
 
 @pytest.mark.parametrize("chunk", [3, 64, 1 << 20])
 def test_overlong_line_becomes_a_stand_in(monkeypatch, chunk):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", chunk)
     max_chars = 50
     long_line = "   WARC-Target-URI: " + "x" * 500 + "   "
     lines = list(iter_body_lines(io.BytesIO(f"short\n{long_line}\nafter\n".encode()), max_chars))
@@ -593,7 +591,7 @@ def test_overlong_line_becomes_a_stand_in(monkeypatch, chunk):
 
 @pytest.mark.parametrize("chunk", [3, 64, 1 << 20])
 def test_whitespace_gaps(monkeypatch, chunk):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", chunk)
     m = 20
     gap = " \t" * 200  # longer than m
     # short text, a huge whitespace run, then the newline: exactly the stripped text
@@ -609,11 +607,11 @@ def test_whitespace_gaps(monkeypatch, chunk):
 
 def lines_one_by_one(data: bytes, max_chars: int) -> list[str]:
     """The reader's lines as it made them before blocks: each piece of a line through the
-    _LineBuffer, one line at a time (the reference for iter_body_lines)."""
+    LineBuffer, one line at a time (the reference for iter_body_lines)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    stream, buffer, carried_cr, out = io.BytesIO(data), _LineBuffer(max_chars), False, []
+    stream, buffer, carried_cr, out = io.BytesIO(data), LineBuffer(max_chars), False, []
     while True:
-        chunk = stream.read(sources.CHUNK_BYTES)
+        chunk = stream.read(body_lines.CHUNK_BYTES)
         text = decoder.decode(chunk, final=not chunk)
         if carried_cr:
             text, carried_cr = "\r" + text, False
@@ -630,7 +628,7 @@ def lines_one_by_one(data: bytes, max_chars: int) -> list[str]:
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
 def test_iter_body_lines_as_one_by_one(monkeypatch, chunk):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", chunk)
     rng = random.Random(chunk)
     pieces = ["a", "word ", "é😀", " ", "\t", "\u3000", "\r", "\n", "\r\n", " " * 70, "x" * 70, "WARC/1.0"]
     for _ in range(300 if chunk < 64 else 1000):
@@ -640,7 +638,7 @@ def test_iter_body_lines_as_one_by_one(monkeypatch, chunk):
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
 def test_iter_body_blocks_are_the_lines_joined(monkeypatch, chunk):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", chunk)
     texts = [*LINE_TEXTS, "x" * 150 + "\n" + " " * 130 + "y\n\n" + "z" * 10, "a\n" * 40]
     for text in texts:
         blocks = list(iter_body_blocks(io.BytesIO(text.encode()), 30))
@@ -651,7 +649,7 @@ def test_iter_body_blocks_are_the_lines_joined(monkeypatch, chunk):
 
 
 def test_iter_body_blocks_hand_on_their_lines_before_a_read_error(monkeypatch):
-    monkeypatch.setattr(sources, "CHUNK_BYTES", 16)
+    monkeypatch.setattr(body_lines, "CHUNK_BYTES", 16)
 
     class FailsOnSecondRead(io.BytesIO):
         reads = 0
@@ -675,7 +673,7 @@ def test_iter_body_blocks_hand_on_their_lines_before_a_read_error(monkeypatch):
 
 
 def test_line_buffer_directly():
-    buf = _LineBuffer(10)
+    buf = LineBuffer(10)
     for piece in ["ab", "c", "", "d"]:
         buf.add(piece)
     assert buf.take() == "abcd"
@@ -714,7 +712,7 @@ def test_a_single_overlong_line_counts_as_too_long_not_empty(tmp_path):
 _BIG_READER = textwrap.dedent("""
     import collections, json, resource, sys
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
     out = {}
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     for mode, profile in (("quirks", C4_EN_3_1_0), ("no-quirks", C4_EN_3_1_0.with_switches(wet_quirks=False))):

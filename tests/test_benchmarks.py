@@ -52,7 +52,7 @@ def gzip_members(data: bytes) -> list[bytes]:
 
 def test_segment_is_a_wet_file_of_the_requested_size(bench, segment):
     from c4forge.cleaning_rules import profiles
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     path, stats = segment
     assert stats["records"] == RECORDS

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from c4forge import cli
-from c4forge.pipeline.sinks import iter_tfrecord_examples
+from c4forge.corpus.example import iter_tfrecord_examples
 
 from conftest import BADWORDS_DIR, REALWEB_COUNTERS, REALWEB_EXPECTED, REALWEB_WET, require_shared
 

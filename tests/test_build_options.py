@@ -31,14 +31,14 @@ def test_warc_input_keeps_the_same_documents_as_the_wet_path(tmp_path):
 
 
 def test_three_sentence_span_dedup_replaces_line_dedup(tmp_path):
-    report = build(tmp_path, "--input", str(REALWEB_WET), "--dedup", "three-sentence-spans")
+    report = build(tmp_path, "--input", str(REALWEB_WET), "--dedup", "spans")
     counters = report["counters"]
     assert not any(k.startswith("dedupe-lines/") for k in counters)
     assert counters["dedupe-sentences/sentence-filtered:global_duplicate"] == 528
     # README's figure: span dedup removes 40,628 characters here (line dedup: 110,126, test_build.py)
     assert sum(v for k, v in counters.items() if k.startswith("chars/dedupe-sentences/")) == 40628
     assert report["pages_kept"] == 252
-    assert report["config"]["profile_resolved"]["dedup"] == "three-sentence-spans"
+    assert report["config"]["profile_resolved"]["dedup"] == "spans"
 
 
 def test_mc4_without_cld3_is_a_one_line_error(tmp_path, capsys, hide_module):

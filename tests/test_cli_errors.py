@@ -19,7 +19,7 @@ import pytest
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
-from c4forge.cleaning_rules import langid
+from c4forge.cleaning_rules import language
 from c4forge import cli
 
 from commoncrawl_server import FakeCommonCrawl, listing
@@ -252,7 +252,7 @@ def test_langid_cld3_without_gcld3_stops_before_any_download(capsys, tmp_path, h
                      "--output", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.splitlines() == [f"c4forge: error: {langid.CLD3_INSTALL_HINT}"]
+    assert err.splitlines() == [f"c4forge: error: {language.CLD3_INSTALL_HINT}"]
     assert "pip install gcld3==3.0.13" in err and "--langid langdetect" in err
     assert not (tmp_path / "cache").exists() and not (tmp_path / "o").exists()
 

@@ -1,6 +1,7 @@
 """The graph's batched stages give the same pages and counters however they are batched:
 line dedup with any number of shards (and a buffer flushed mid-bundle), English detection
-with any batch size, on the shared real pages, under Beam's FnApiRunner."""
+with any batch size, on the shared real pages, under Beam's FnApiRunner; and the whole
+graph gives what the rule chain gives in memory."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ beam = pytest.importorskip("apache_beam")
 
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
-from c4forge.cleaning_rules import dedup, language, lines  # noqa: E402
+from c4forge.cleaning_rules import chain, language, lines  # noqa: E402
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as PROFILE  # noqa: E402
-from c4forge.pipeline import graph, sources  # noqa: E402
+from c4forge.pipeline import dedup as dedup_transforms  # noqa: E402
+from c4forge.pipeline import graph, readers  # noqa: E402
 
 from conftest import REALWEB_WET, require_shared  # noqa: E402
 
@@ -22,7 +24,7 @@ from conftest import REALWEB_WET, require_shared  # noqa: E402
 @pytest.fixture(scope="module")
 def cleaned_pages():
     require_shared()
-    pages = list(sources.read_wet_pages(str(REALWEB_WET), PROFILE, Counter()))
+    pages = list(readers.read_wet_pages(str(REALWEB_WET), PROFILE, Counter()))
     rules = lines.CleaningRules()
     # no URL dedup first: second captures under URL variants share many lines
     return [p for p in (lines.clean_page(p, rules, Counter()) for p in pages) if p is not None]
@@ -52,29 +54,25 @@ def by_url(pages):
 
 
 def expected_dedup(pages):
-    records = b"".join(dedup.owner_records(dedup.line_hashes(p.text), dedup.owner_key(p.url)) for p in pages)
-    owned = dedup.owned_lines([dedup.pick_line_owners(records)])
     counters = Counter()
-    kept = [dedup.remove_duplicate_lines(p, owned.get(dedup.owner_key(p.url), set()), counters,
-                                         PROFILE.post_dedupe_min_sentences) for p in pages]
-    return [p for p in kept if p is not None], counters
+    return chain.DedupeLines().run_in_memory(pages, counters), counters
 
 
 @pytest.mark.parametrize("shards,flush_bytes", [(1, 32 << 20), (5, 32 << 20), (64, 4096)])
-def test_line_dedup_same_for_any_shards_and_flushes(cleaned_pages, shards, flush_bytes, monkeypatch):
+def test_line_dedup_same_for_any_shards_and_flushes(cleaned_pages, shards, flush_bytes):
     expected, expected_counters = expected_dedup(cleaned_pages)
     assert expected_counters["dedupe-lines/line-filtered:global_duplicate"] > 100  # the test can see a miss
-    monkeypatch.setattr(graph._HashPageLines.__init__, "__defaults__", (flush_bytes,))
-    got, counters = run_stage(cleaned_pages, graph.DedupeLines(PROFILE, shards))
+    got, counters = run_stage(cleaned_pages, dedup_transforms.DedupeLines(chain.DedupeLines(), shards,
+                                                                          flush_bytes=flush_bytes))
     assert by_url(got) == by_url(expected)
     assert {k: v for k, v in counters.items() if k.startswith("dedupe-lines/")} == {
         k: v for k, v in expected_counters.items() if k.startswith("dedupe-lines/")}
 
 
 def test_line_dedup_shards_scale_with_files():
-    assert graph.line_dedup_shards(1) == graph.MIN_LINE_DEDUP_SHARDS
-    assert graph.line_dedup_shards(1000) == 1000 * graph.LINE_DEDUP_SHARDS_PER_FILE
-    assert graph.line_dedup_shards(10**7) == graph.MAX_LINE_DEDUP_SHARDS
+    assert dedup_transforms.line_dedup_shards(1) == dedup_transforms.MIN_LINE_DEDUP_SHARDS
+    assert dedup_transforms.line_dedup_shards(1000) == 1000 * dedup_transforms.LINE_DEDUP_SHARDS_PER_FILE
+    assert dedup_transforms.line_dedup_shards(10**7) == dedup_transforms.MAX_LINE_DEDUP_SHARDS
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 512])
@@ -82,6 +80,32 @@ def test_detect_english_same_for_any_batch_size(cleaned_pages, batch_size):
     pages = cleaned_pages[:300]
     expected_counters = Counter()
     expected = [e for e in (language.detect_english(p, expected_counters) for p in pages) if e is not None]
-    got, counters = run_stage(pages, beam.ParDo(graph.DetectEnglish(0.99, batch_size)))
+    stage = chain.DetectEnglish(language.LANGDETECT, 0.99, batch_size)
+    got, counters = run_stage(pages, beam.ParDo(graph.ApplyPageStage(stage)))
     assert by_url(got) == by_url(expected) and 0 < len(expected) < len(pages)
     assert {k: v for k, v in counters.items() if "english-filter" in k} == dict(expected_counters)
+
+
+@pytest.mark.slow
+def test_beam_graph_keeps_what_the_rule_chain_keeps_in_memory():
+    """The graph is the chain's stages wrapped for Beam: same documents, same counters."""
+    from c4forge.cleaning_rules.badwords import load_badwords
+
+    from conftest import BADWORDS_DIR
+
+    require_shared()
+    words = load_badwords("en", str(BADWORDS_DIR))
+    counts = Counter()
+    pages = readers.read_wet_pages(str(REALWEB_WET), PROFILE, counts)
+    expected = chain.run_in_memory(chain.rule_chain(PROFILE, words), pages, counts)
+    assert len(expected) == 252
+
+    _COLLECTED.clear()
+    with beam.Pipeline(runner="FnApiRunner", options=PipelineOptions()) as p:
+        _ = graph.build_c4(p, [str(REALWEB_WET)], PROFILE, words) | beam.Map(_collect)
+    got = Counter()
+    for result in p.result.metrics().query()["counters"]:
+        got[f"{result.key.metric.namespace}/{result.key.metric.name}"] += result.committed
+    as_rows = sorted((split, page.url, page.text) for split, page in _COLLECTED)
+    assert as_rows == sorted((split, page.url, page.text) for split, page in expected)
+    assert {k: v for k, v in got.items() if v} == {k: v for k, v in counts.items() if v}

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from c4forge.cleaning_rules import langdetect_exact as L
+from c4forge.cleaning_rules.language import langdetect_exact as L
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
@@ -271,18 +271,18 @@ def test_detect_langs_raises_langdetects_exception():
 
 
 def test_language_module_uses_this_path_and_matches_langdetect(monkeypatch):
-    from c4forge.cleaning_rules import language
+    from c4forge.cleaning_rules.language import english_filter
     from c4forge.cleaning_rules.page import Page
 
     for text in EDGE[:40] + [EN, "The cat sat on the mat. El gato se sentó en la alfombra."]:
-        assert language.langdetect_top(text) == L.detect_top(text) == language.langdetect_reference_top(text)
+        assert english_filter.langdetect_top(text) == L.detect_top(text) == reference_top(text)
         page = Page(url="http://x.example/", normalized_url="x.example", text=text, timestamp="t")
         fast_counts: collections.Counter = collections.Counter()
         reference_counts: collections.Counter = collections.Counter()
-        fast = language.detect_english(page, fast_counts)
+        fast = english_filter.detect_english(page, fast_counts)
         with monkeypatch.context() as m:
-            m.setattr(language, "langdetect_top", language.langdetect_reference_top)
-            reference = language.detect_english(page, reference_counts)
+            m.setattr(english_filter, "langdetect_top", reference_top)
+            reference = english_filter.detect_english(page, reference_counts)
         assert fast == reference
         assert fast_counts == reference_counts
 
@@ -361,7 +361,7 @@ def realweb():
         pytest.skip(f"{REALWEB_WET} is absent (../shared holds the real-web WET file)")
     from c4forge.cleaning_rules import lines
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     pages = list(read_wet_pages(str(REALWEB_WET), C4_EN_3_1_0, collections.Counter()))
     cleaned = []
@@ -415,7 +415,7 @@ NON_LATIN = [
 
 
 def reference_top(text: str):
-    """language.langdetect_reference_top's tuple, from langdetect itself."""
+    """detect_top's (language, probability, verdict), from langdetect itself."""
     ref = reference(text)
     if ref == EXC:
         return None, 0.0, "filtered:langdetect_exception"

@@ -14,7 +14,8 @@ from collections import Counter
 
 import pytest
 
-from c4forge.cleaning_rules import langid, mc4
+from c4forge.cleaning_rules import language
+from c4forge.cleaning_rules.language import LanguageResult
 from c4forge.cleaning_rules.page import Page
 from c4forge import cli
 
@@ -30,7 +31,7 @@ def page(text="some text"):
 
 
 def cld3_says(language, probability, is_reliable=True):
-    return lambda text: mc4.LanguageResult(language, probability, is_reliable)
+    return lambda text: LanguageResult(language, probability, is_reliable)
 
 
 def english_filter_names(counters) -> set[str]:
@@ -42,12 +43,12 @@ def english_filter_names(counters) -> set[str]:
 
 def test_cld3_rule_keeps_reliable_confident_english_only():
     c = Counter()
-    kept = langid.detect_english_cld3(page(), cld3_says("en", 0.999), c)
+    kept = language.detect_english_cld3(page(), cld3_says("en", 0.999), c)
     assert kept == page().replace(language="en")
-    assert langid.detect_english_cld3(page(), cld3_says("en", langid.CLD3_EN_MIN_PROBABILITY), c) is not None
-    assert langid.detect_english_cld3(page(), cld3_says("en", 0.94), c) is None
-    assert langid.detect_english_cld3(page(), cld3_says("en", 0.999, is_reliable=False), c) is None
-    assert langid.detect_english_cld3(page("Ein Text"), cld3_says("de", 0.999), c) is None
+    assert language.detect_english_cld3(page(), cld3_says("en", language.CLD3_EN_MIN_PROBABILITY), c) is not None
+    assert language.detect_english_cld3(page(), cld3_says("en", 0.94), c) is None
+    assert language.detect_english_cld3(page(), cld3_says("en", 0.999, is_reliable=False), c) is None
+    assert language.detect_english_cld3(page("Ein Text"), cld3_says("de", 0.999), c) is None
     assert dict(c) == {
         "english-filter/passed": 2,
         "english-filter/filtered:low_confidence": 1, "chars/english-filter/filtered:low_confidence": 9,
@@ -59,33 +60,31 @@ def test_cld3_rule_keeps_reliable_confident_english_only():
 
 
 def test_cld3_threshold_is_mc4s_own():
-    # a page is kept iff mC4's language step would label it 'en' (README; langid.py explains why)
-    assert langid.CLD3_EN_MIN_PROBABILITY == mc4.MIN_PROBABILITY == 0.95
+    # a page is kept iff mC4's language step would label it 'en' (README; language/english_filter.py explains why)
+    assert language.CLD3_EN_MIN_PROBABILITY == language.MC4_MIN_PROBABILITY == 0.95
 
 
 def test_only_langdetect_is_c4():
-    assert langid.differs_from_c4("langdetect") is None
-    assert "differs from C4" in langid.differs_from_c4("cld3")
+    assert language.differs_from_c4("langdetect") is None
+    assert "differs from C4" in language.differs_from_c4("cld3")
 
 
 def test_unknown_backend_is_refused(capsys):
     with pytest.raises(ValueError, match="unknown --langid 'fasttext'; choose from langdetect, cld3"):
-        langid.check_backend("fasttext")
+        language.check_backend("fasttext")
     with pytest.raises(ValueError, match="unknown --langid"):
-        langid.english_batch_detector("fasttext")
+        language.english_batch_detector("fasttext")
     with pytest.raises(SystemExit):
         cli.main(["build", "--input", "x", "--output", "o", "--langid", "fasttext"])
     assert "invalid choice: 'fasttext'" in capsys.readouterr().err
 
 
 def test_langdetect_backend_is_detect_english_batch():
-    from c4forge.cleaning_rules import language
-
     texts = ["The quick brown fox jumps over the lazy dog and runs away into the forest, tired but happy.",
              "Le renard brun rapide saute par-dessus le chien paresseux et s'enfuit dans la forêt."]
     expected, got = Counter(), Counter()
     want = language.detect_english_batch([page(t) for t in texts], expected)
-    assert langid.english_batch_detector("langdetect")([page(t) for t in texts], got) == want
+    assert language.english_batch_detector("langdetect")([page(t) for t in texts], got) == want
     assert got == expected and [p is not None for p in want] == [True, False]
 
 
@@ -94,7 +93,7 @@ def test_real_cld3_on_handmade_texts():
     script = (
         "import json\n"
         "from collections import Counter\n"
-        "from c4forge.cleaning_rules import langid\n"
+        "from c4forge.cleaning_rules import language\n"
         "from c4forge.cleaning_rules.page import Page\n"
         "texts = {\n"
         "  'en': 'The quick brown fox jumps over the lazy dog and runs away into the forest. '\n"
@@ -103,7 +102,7 @@ def test_real_cld3_on_handmade_texts():
         "        'Noch ein Satz hier, damit es mehr als hundert Bytes sind.',\n"
         "  'short': 'Too short for CLD3.',\n"
         "}\n"
-        "detect = langid.english_batch_detector('cld3')\n"
+        "detect = language.english_batch_detector('cld3')\n"
         "out = {}\n"
         "for name, text in texts.items():\n"
         "    c = Counter()\n"
@@ -142,7 +141,7 @@ def test_build_with_langid_cld3_keeps_nearly_c4s_pages_and_says_it_is_not_c4(tmp
     report = json.loads((cld3_out / "c4forge-report.json").read_text())
     assert c4_report["config"]["langid"] == "langdetect" and "warnings" not in c4_report
     assert report["config"]["langid"] == "cld3"
-    assert report["warnings"] == [langid.differs_from_c4("cld3")]
+    assert report["warnings"] == [language.differs_from_c4("cld3")]
     assert "WARNING c4forge.pipeline.build: --langid cld3:" in run.stderr  # the log, at the start
     assert "WARNING: --langid cld3:" in run.stdout  # the table
     from c4forge.pipeline.build import describe_existing_build

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from c4forge.cleaning_rules import mc4
+from c4forge.cleaning_rules import language, mc4
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import ALL_PROFILES, MC4_3_1_0, get_profile
 
@@ -32,8 +32,8 @@ def langdetect_identifier():
     def identify(text):
         lang, prob, verdict = langdetect_top(text)
         if verdict != "ok":
-            return mc4.LanguageResult("und", 0.0, False)
-        return mc4.LanguageResult(lang, prob, True)
+            return language.LanguageResult("und", 0.0, False)
+        return language.LanguageResult(lang, prob, True)
 
     return identify
 
@@ -42,15 +42,15 @@ def test_profile_is_tfds_multilingual():
     p = get_profile("mc4-3.1.0")
     assert p is MC4_3_1_0 and "mc4-3.1.0" in ALL_PROFILES
     assert (p.tfds_config, p.tfds_version) == ("multilingual", "3.1.0")
-    assert not p.clean and p.dedupe and p.dedup == "lines" and p.post_dedupe_min_sentences == 0
+    assert not p.clean and p.dedup == "lines" and p.post_dedupe_min_sentences == 0
     assert p.paragraph_filter and p.multilingual and p.cld3_min_probability == 0.95
     assert (p.badwords, p.badwords_filter_fraction) == ("page", 0.999)
 
 
 def test_languages_match_tfds():
     c4 = pytest.importorskip("tensorflow_datasets.text.c4")
-    assert list(mc4.MC4_LANGUAGES) == list(c4.MC4_LANGUAGES)
-    assert len(mc4.MC4_LANGUAGES) == 107
+    assert list(language.MC4_LANGUAGES) == list(c4.MC4_LANGUAGES)
+    assert len(language.MC4_LANGUAGES) == 107
 
 
 def test_paragraph_filter():
@@ -68,10 +68,10 @@ def test_predict_language_und_and_drops():
     fixed = lambda result: (lambda text: result)  # noqa: E731
     c = Counter()
     p = page("text")
-    assert mc4.predict_language(p, fixed(mc4.LanguageResult("de", 0.99, True)), c).language == "de"
-    assert mc4.predict_language(p, fixed(mc4.LanguageResult("de", 0.94, True)), c).language == "und"
-    assert mc4.predict_language(p, fixed(mc4.LanguageResult("de", 0.99, False)), c).language == "und"
-    assert mc4.predict_language(p, fixed(mc4.LanguageResult("tlh", 0.99, True)), c) is None
+    assert language.predict_language(p, fixed(language.LanguageResult("de", 0.99, True)), c).language == "de"
+    assert language.predict_language(p, fixed(language.LanguageResult("de", 0.94, True)), c).language == "und"
+    assert language.predict_language(p, fixed(language.LanguageResult("de", 0.99, False)), c).language == "und"
+    assert language.predict_language(p, fixed(language.LanguageResult("tlh", 0.99, True)), c) is None
     assert c["language-filter/passed:de"] == 1 and c["language-filter/passed:und"] == 2
     assert c["language-filter/filtered:low_confidence"] == 1
     assert c["language-filter/filtered:no_predictions"] == 1
@@ -80,10 +80,10 @@ def test_predict_language_und_and_drops():
 
 def test_missing_gcld3_names_package_and_commands(hide_module):
     hide_module("gcld3")
-    with pytest.raises(mc4.LanguageIdUnavailable, match="apt-get install -y protobuf-compiler libprotobuf-dev"):
-        mc4.check_gcld3()
-    with pytest.raises(mc4.LanguageIdUnavailable, match="pip install gcld3"):
-        mc4.gcld3_identifier()
+    with pytest.raises(language.LanguageIdUnavailable, match="apt-get install -y protobuf-compiler libprotobuf-dev"):
+        language.check_gcld3()
+    with pytest.raises(language.LanguageIdUnavailable, match="pip install gcld3"):
+        language.gcld3_identifier()
 
 
 def test_gcld3_identifier_is_tfds_cld3():
@@ -91,8 +91,8 @@ def test_gcld3_identifier_is_tfds_cld3():
     # In a fresh process: gcld3 and TensorFlow (imported by other tests) each carry a C++
     # protobuf runtime, and loading both in one process crashes.
     script = (
-        "from c4forge.cleaning_rules import mc4\n"
-        "identify = mc4.gcld3_identifier()\n"
+        "from c4forge.cleaning_rules import language\n"
+        "identify = language.gcld3_identifier()\n"
         "r = identify('Dies ist ein deutscher Satz, der lang genug ist, um erkannt zu werden. '\n"
         "             'Noch ein Satz hier, damit es mehr als hundert Bytes sind.')\n"
         "print(r.language, r.is_reliable, r.probability > 0.99, identify('zu kurz').is_reliable)\n"
@@ -124,24 +124,25 @@ def test_badword_lists_merge_per_language():
 def test_soft_badwords_per_language_real_lists():
     if not LDNOOBW.exists():
         pytest.skip(f"shared LDNOOBW copy not found at {LDNOOBW}")
-    from c4forge.cleaning_rules.badwords import badwords_filter
+    from c4forge.cleaning_rules.chain import FilterBadwords
 
     words = mc4.load_mc4_badwords(str(LDNOOBW))
     assert {"de", "en", "fr", "ja", "zh"} <= set(words) and "fr-CA-u-sd-caqc" not in words
-    regex = mc4.badword_regexes(words)
+    stage = FilterBadwords(words, 0.999)
+    stage.setup()
     de_word = sorted(w for w in words["de"] if w.isalpha() and w == w.lower())[0]
     kept = filtered = 0
     c = Counter()
     for i in range(3000):
         p = page(f"Ein Satz mit {de_word} darin.", url=f"http://e.de/{i}", lang="de")
-        if badwords_filter(p, regex, 0.999, c):
+        if stage.apply(p, c) is not None:
             kept += 1
         else:
             filtered += 1
     # ~0.1% kept by the md5(url) soft keep; the German list is used for "de"
     assert 0 < kept < 15 and c["badwords-filter-de/soft-passed"] == kept
     # "und" has no list: always kept; ja-Latn uses the ja list (substring match)
-    assert badwords_filter(page(f"x {de_word} y", lang="und"), regex, 0.999, Counter())
+    assert stage.apply(page(f"x {de_word} y", lang="und"), Counter()) is not None
 
 
 def _run_mc4(tmp_path, words):

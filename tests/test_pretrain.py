@@ -30,7 +30,7 @@ from c4forge.pretrain.modeling import SpanCorruptionLoss
 from c4forge.pretrain.span_corruption import corrupt
 from c4forge.pretrain.token_cache import build_token_store, cache_dir
 from c4forge.pretrain.vocab import load_vocab
-from c4forge.tokenizer_training.corpus import find_corpus
+from c4forge.corpus.reader import find_corpus
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
@@ -216,7 +216,7 @@ def test_tensorboard_events_are_written_without_importing_tensorflow(realweb, tr
     assert events
     probe = ("import sys, tempfile\n"
              "from c4forge.cli import pretrain\nfrom c4forge.pretrain import train\n"
-             "from c4forge.tokenizer_training.corpus import find_corpus\n"
+             "from c4forge.corpus.reader import find_corpus\n"
              f"assert sum(1 for _ in find_corpus({str(realweb.corpus)!r}).iter_examples('train')) == 290\n"
              "from c4forge.pretrain.metrics import _summary_writer\n"
              "writer = _summary_writer(tempfile.mkdtemp(), None); writer.add_scalar('x', 1.0, 0); writer.close()\n"

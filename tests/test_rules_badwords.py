@@ -312,7 +312,7 @@ def test_prefix_sharing_regex_decides_like_the_flat_tfds_regex_on_real_and_adver
     from collections import Counter as _Counter
 
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     shared = Path(__file__).resolve().parents[1].parent / "shared"
     if not shared.is_dir():

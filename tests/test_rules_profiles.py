@@ -26,7 +26,7 @@ def test_c4_en_3_1_0_is_tfds_en():
     assert p.wet_quirks and p.require_timestamp
     assert p.max_page_length == 190_000
     assert p.url_dedup == "newest"
-    assert p.clean and p.dedupe
+    assert p.clean and p.dedup == "lines"
     assert (p.min_words_per_line, p.min_num_sentences, p.max_word_length) == (5, 3, 1000)
     assert (p.line_hash, p.line_owner, p.local_dedup) == ("unicode", "url", True)
     assert p.langdetect_min_probability == 0.99
@@ -52,7 +52,7 @@ def test_noclean_switch(base):
     p = base.with_switches(noclean=True)
     assert p.name == base.name + "+noclean"
     assert p.tfds_config == "en.noclean"
-    assert not p.clean and not p.dedupe
+    assert not p.clean and p.dedup == "none"
     assert p.badwords is None and p.badwords_filter_fraction == 0.0
     assert p.post_dedupe_min_sentences == 0
     # untouched: parsing, URL dedup, language id
@@ -67,7 +67,7 @@ def test_noblocklist_switch(base):
     assert p.name == base.name + "+noblocklist"
     assert p.tfds_config == "en.noblocklist"
     assert p.badwords is None and p.badwords_filter_fraction == 0.0
-    assert p.clean and p.dedupe and p.post_dedupe_min_sentences == 3
+    assert p.clean and p.dedup == "lines" and p.post_dedupe_min_sentences == 3
 
 
 def test_both_switches():

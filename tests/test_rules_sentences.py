@@ -21,7 +21,7 @@ REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 def realweb_pages():
     if not REALWEB_WET.is_file():
         pytest.skip("../shared is absent (a user's machine): no ../shared/data/realweb/realweb-dev.warc.wet.gz")
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     counters: Counter = Counter()
     pages = list(read_wet_pages(str(REALWEB_WET), profiles.C4_EN_3_1_0, counters))
@@ -234,16 +234,16 @@ def test_has_at_least_sentences_equals_naive_on_real_pages(sample_texts_with_sen
     for text, sents in sample_texts_with_sentences:
         total = len(sents)
         for n in (0, 1, 2, 3, 4, total + 1):
-            assert lines.has_at_least_sentences(text, n) == (total >= n), (text[:80], n)
+            assert sentences.has_at_least_sentences(text, n) == (total >= n), (text[:80], n)
     for text, sents in sample_texts_with_sentences[::10]:
-        assert lines.has_at_least_sentences(text, len(sents))
+        assert sentences.has_at_least_sentences(text, len(sents))
 
 
 def test_threshold_helpers_small_cases():
-    assert lines.has_at_least_sentences("", 0)
-    assert not lines.has_at_least_sentences("", 1)
-    assert lines.has_at_least_sentences("One. Two. Three.", 3)
-    assert not lines.has_at_least_sentences("One. Two. Three.", 4)
+    assert sentences.has_at_least_sentences("", 0)
+    assert not sentences.has_at_least_sentences("", 1)
+    assert sentences.has_at_least_sentences("One. Two. Three.", 3)
+    assert not sentences.has_at_least_sentences("One. Two. Three.", 4)
     assert lines.lines_have_at_least_sentences([], 0)
     assert not lines.lines_have_at_least_sentences([], 1)
     assert lines.lines_have_at_least_sentences(["One. Two.", "Three."], 3)
@@ -307,7 +307,7 @@ def test_clean_page_sentence_threshold_on_real_pages_matches_naive(realweb_pages
 def test_has_at_least_sentences_on_realignment_edge_cases(text, count):
     assert sentences.count_sentences(text) == count
     for n in range(count + 3):
-        assert lines.has_at_least_sentences(text, n) is (count >= n), n
+        assert sentences.has_at_least_sentences(text, n) is (count >= n), n
 
 
 # Words, abbreviations, initials, numbers, closing quotes/brackets and odd whitespace.
@@ -326,7 +326,7 @@ def test_has_at_least_sentences_equals_full_count_on_seeded_random_texts():
         text = "".join(rng.choice(SENTENCE_PIECES) for _ in range(rng.randrange(0, 14)))
         count = sentences.count_sentences(text)
         for n in (0, 1, 2, 3, count, count + 1):
-            assert lines.has_at_least_sentences(text, n) is (count >= n), (text, n)
+            assert sentences.has_at_least_sentences(text, n) is (count >= n), (text, n)
 
 
 try:
@@ -339,4 +339,4 @@ if hypothesis is not None:
     @hypothesis.settings(max_examples=500, deadline=None)
     @hypothesis.given(st.lists(st.sampled_from(SENTENCE_PIECES), max_size=16).map("".join), st.integers(0, 6))
     def test_has_at_least_sentences_equals_full_count_hypothesis(text, n):
-        assert lines.has_at_least_sentences(text, n) is (sentences.count_sentences(text) >= n)
+        assert sentences.has_at_least_sentences(text, n) is (sentences.count_sentences(text) >= n)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from c4forge.cleaning_rules import badwords as bw
-from c4forge.cleaning_rules import dedup, language, lines, profiles, urldedup, urls, wet
+from c4forge.cleaning_rules import chain, language, lines, profiles, urldedup, urls, wet
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.sentences import load_punkt
 
@@ -52,7 +52,7 @@ def c4u():
 def realweb_pages():
     if not REALWEB_WET.is_file():
         pytest.skip("../shared is absent (a user's machine): no ../shared/data/realweb/realweb-dev.warc.wet.gz")
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     return list(read_wet_pages(str(REALWEB_WET), profiles.C4_EN_3_1_0, Counter()))
 
@@ -218,7 +218,7 @@ def run_tfds_split(c4u, path: Path, max_length=1.9e5):
 
 
 def run_ours(path: Path, profile=profiles.C4_EN_3_1_0):
-    from c4forge.pipeline.sources import read_wet_pages
+    from c4forge.pipeline.readers import read_wet_pages
 
     counts: Counter = Counter()
     pages = list(read_wet_pages(str(path), profile, counts))
@@ -320,16 +320,8 @@ def tfds_dedup(c4u, pages, min_num_sentences=3):
 
 
 def ours_dedup(pages, min_num_sentences=3):
-    records = b"".join(dedup.owner_records(dedup.line_hashes(p.text), dedup.owner_key(p.url)) for p in pages)
-    owned_by_key = dedup.owned_lines([dedup.pick_line_owners(records)])
-    owned = {p.url: owned_by_key.get(dedup.owner_key(p.url), set()) for p in pages}
     counts: Counter = Counter()
-    out = []
-    for p in pages:
-        r = dedup.remove_duplicate_lines(p, owned.get(p.url, set()), counts, min_num_sentences)
-        if r is not None:
-            out.append(r)
-    return out, counts
+    return chain.DedupeLines(min_num_sentences=min_num_sentences).run_in_memory(pages, counts), counts
 
 
 def test_line_dedup_equals_tfds_on_real_pages(c4u, realweb_cleaned):

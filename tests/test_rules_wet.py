@@ -42,7 +42,7 @@ def assemble(records, quirks=True, require_timestamp=True, max_page_length=None,
                                max_page_length=max_page_length)
     pages = []
     for version, headers, body in records:
-        pages += list(asm.feed_record(version, headers, wet.split_universal_lines(body)))
+        pages += list(asm.feed_record_blocks(version, headers, wet.split_universal_lines(body)))
     if finish:
         pages += list(asm.finish())
     return pages, counters
@@ -204,7 +204,7 @@ def test_last_page_needs_finish():
     counters: Counter = Counter()
     asm = wet.WetPageAssembler(counters)
     version, headers, body = conversion("http://a.com/", "Only page.\n")
-    assert list(asm.feed_record(version, headers, wet.split_universal_lines(body))) == []
+    assert list(asm.feed_record_blocks(version, headers, wet.split_universal_lines(body))) == []
     assert [p.text for p in asm.finish()] == ["Only page."]
     assert list(asm.finish()) == []  # already emitted
     assert counters["split-wet-file/passed"] == 1
@@ -215,8 +215,8 @@ def test_abandoned_record_drops_partial_page_with_quirks():
     asm = wet.WetPageAssembler(counters)
     a = conversion("http://a.com/", "Text of A.\n")
     b = conversion("http://b.com/", "Partial B.\n")
-    list(asm.feed_record(a[0], a[1], wet.split_universal_lines(a[2])))
-    out = list(asm.feed_record(b[0], b[1], wet.split_universal_lines(b[2])))
+    list(asm.feed_record_blocks(a[0], a[1], wet.split_universal_lines(a[2])))
+    out = list(asm.feed_record_blocks(b[0], b[1], wet.split_universal_lines(b[2])))
     assert [p.url for p in out] == ["http://a.com/"]
     asm.abandon_record()
     assert list(asm.finish()) == []
@@ -418,7 +418,7 @@ def test_blocks_give_the_pages_of_line_by_line(quirks):
             pages = []
             for version, headers, body in records:
                 if by_lines:
-                    pages += asm.feed_record(version, headers, wet.split_universal_lines(body))
+                    pages += asm.feed_record_blocks(version, headers, wet.split_universal_lines(body))
                 else:
                     pages += asm.feed_record_blocks(version, headers, as_blocks(rng, body))
             pages += asm.finish()

@@ -20,7 +20,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.cleaning_rules.page import Page
+from c4forge.corpus import example, jsonl, sharding, tfds_metadata, tfrecord
 from c4forge.pipeline import sinks
+from c4forge.pipeline.files import INCOMPLETE_MARK
 
 # Small shards, so a few hundred pages make several of them.
 TARGET_SHARD_BYTES = 8000
@@ -97,7 +99,8 @@ def expected_by_split(split_pages) -> dict[str, list[dict]]:
 
 
 def tfrecord_examples(out: Path, split: str) -> list[dict]:
-    return [ex for path in sinks.tfds_split_files(dataset_dir(out), split) for ex in sinks.iter_tfrecord_examples(path)]
+    return [ex for path in tfds_metadata.tfds_split_files(dataset_dir(out), split)
+            for ex in example.iter_tfrecord_examples(path)]
 
 
 def jsonl_files(out: Path, split: str) -> list[Path]:
@@ -131,7 +134,7 @@ def train_only_run(tmp_path_factory, split_pages):
     stale = [
         Path(dataset_dir(out)) / "c4-validation.tfrecord-00000-of-00001",
         Path(dataset_dir(out)) / "c4-train.tfrecord-00007-of-00999",
-        Path(dataset_dir(out)) / f"c4-train.tfrecord-00000-of-00001{sinks.INCOMPLETE_MARK}abc",
+        Path(dataset_dir(out)) / f"c4-train.tfrecord-00000-of-00001{INCOMPLETE_MARK}abc",
         out / "jsonl" / "c4-validation.00000-of-00008.json.gz",
     ]
     for path in stale:
@@ -159,16 +162,16 @@ def test_tfrecord_framing_equals_beams():
     for data in [b"", b"x", bytes(range(256)) * 9]:
         buffer = io.BytesIO()
         _TFRecordUtil.write_record(buffer, data)
-        assert sinks.frame_tfrecord(data) == buffer.getvalue()
-        assert _TFRecordUtil.read_record(io.BytesIO(sinks.frame_tfrecord(data))) == data
+        assert tfrecord.frame_tfrecord(data) == buffer.getvalue()
+        assert _TFRecordUtil.read_record(io.BytesIO(tfrecord.frame_tfrecord(data))) == data
 
 
 def test_reader_rejects_corrupt_and_truncated_files(tmp_path):
     records = [b"first record", b"second"]
-    good = b"".join(sinks.frame_tfrecord(r) for r in records)
+    good = b"".join(tfrecord.frame_tfrecord(r) for r in records)
     path = tmp_path / "good"
     path.write_bytes(good)
-    assert list(sinks.iter_tfrecords(str(path))) == records
+    assert list(tfrecord.iter_tfrecords(str(path))) == records
     for name, content in [
         ("bad_data_crc", good[:14] + b"X" + good[15:]),
         ("bad_length_crc", good[:8] + b"\0\0\0\0" + good[12:]),
@@ -177,19 +180,19 @@ def test_reader_rejects_corrupt_and_truncated_files(tmp_path):
         bad = tmp_path / name
         bad.write_bytes(content)
         with pytest.raises(ValueError):
-            list(sinks.iter_tfrecords(str(bad)))
+            list(tfrecord.iter_tfrecords(str(bad)))
 
 
 def test_example_parses_back_to_the_page_features():
     page = make_pages(5)[3][1]
-    assert sinks.parse_example(sinks.example_bytes(page)) == page.to_example()
+    assert example.parse_example(example.example_bytes(page)) == page.to_example()
 
 
 def test_jsonl_line_format():
     page = Page(url="https://a.example/é", text='a "b"\nc 🎉', timestamp="2019-04-25T12:57:54Z")
-    line = sinks.jsonl_line(page)
+    line = jsonl.jsonl_line(page)
     assert line == '{"text":"a \\"b\\"\\nc 🎉","timestamp":"2019-04-25T12:57:54Z","url":"https://a.example/é"}\n'.encode()
-    assert b"\\u" in sinks.jsonl_line(page, ensure_ascii=True)
+    assert b"\\u" in jsonl.jsonl_line(page, ensure_ascii=True)
 
 
 # --------------------------------------------------------------------------- sharding
@@ -201,29 +204,29 @@ def test_shuffle_key_and_bucket_equal_tfds():
     rng = random.Random(0)
     for split in ["train", "validation"]:
         for url in ["https://a.example/x", "http://b.example/ü?q=1", "file:\\\\c\\d", ""]:
-            assert int.from_bytes(sinks.shuffle_key(split, url), "big") == hashing.Hasher(split).hash_key(url)
+            assert int.from_bytes(sharding.shuffle_key(split, url), "big") == hashing.Hasher(split).hash_key(url)
     for _ in range(2000):
         largest = rng.getrandbits(128)
         key = rng.choice([largest, 0, rng.randrange(largest + 1)])
         n = rng.choice([1, 2, 7, 1024, 4096])
         as_bytes = [k.to_bytes(16, "big") for k in (key, largest)]
-        assert sinks.bucket_of(*as_bytes[:1], n, as_bytes[1]) == shuffle.get_bucket_number(key, n, largest)
+        assert sharding.bucket_of(*as_bytes[:1], n, as_bytes[1]) == shuffle.get_bucket_number(key, n, largest)
 
 
 def test_number_of_buckets():
-    default = sinks.Sharding()
+    default = sharding.Sharding()
     # c4/en 3.1.0 sizes: TFDS's rule gives the 1024/8 shards of the published dataset.
     assert default.number_of_buckets("train", 364_868_892, 828_589_180_707, 16) == 1024
     assert default.number_of_buckets("validation", 364_608, 825_000_000, 16) == 8
     assert default.number_of_buckets("train", 10, 1000, 16) == 1
-    by_size = sinks.Sharding(target_shard_bytes=1000)
+    by_size = sharding.Sharding(target_shard_bytes=1000)
     assert by_size.number_of_buckets("train", 10, 2000, 16) == 3  # (2000 + 160) / 1000
     assert by_size.number_of_buckets("train", 2, 10**9, 16) == 2  # never more buckets than examples
-    fixed = sinks.Sharding(num_shards={"train": 1024, "validation": 8})
+    fixed = sharding.Sharding(num_shards={"train": 1024, "validation": 8})
     assert fixed.number_of_buckets("validation", 5, 10, 16) == 8
-    assert sinks.Sharding(num_shards=4).number_of_buckets("train", 5, 10, 16) == 4
+    assert sharding.Sharding(num_shards=4).number_of_buckets("train", 5, 10, 16) == 4
     with pytest.raises(ValueError):
-        sinks.Sharding(num_shards=4, target_shard_bytes=10)
+        sharding.Sharding(num_shards=4, target_shard_bytes=10)
 
 
 # --------------------------------------------------------------------------- TFDS dataset
@@ -236,11 +239,11 @@ def test_every_example_written_once_in_its_split(base_run, split_pages):
         examples = tfrecord_examples(out, split)
         assert canonical(examples) == expected[split]
         summary = summaries[("tfrecord", split)]
-        files = sinks.tfds_split_files(dataset_dir(out), split)
+        files = tfds_metadata.tfds_split_files(dataset_dir(out), split)
         assert summary["files"] == files
         assert summary["num_examples"] == len(examples)
-        assert summary["shard_lengths"] == [sum(1 for _ in sinks.iter_tfrecords(f)) for f in files]
-        assert summary["num_bytes"] == sum(len(r) for f in files for r in sinks.iter_tfrecords(f))
+        assert summary["shard_lengths"] == [sum(1 for _ in tfrecord.iter_tfrecords(f)) for f in files]
+        assert summary["num_bytes"] == sum(len(r) for f in files for r in tfrecord.iter_tfrecords(f))
         assert summary["file_bytes"] == sum(os.path.getsize(f) for f in files)
     assert summaries[("tfrecord", "train")]["num_shards"] > 4
     assert summaries[("tfrecord", "validation")]["num_shards"] >= 1
@@ -254,8 +257,8 @@ def test_shards_hold_disjoint_key_ranges_sorted_by_tfds_key(base_run):
     out, _ = base_run
     for split in ["train", "validation"]:
         keys = [
-            [sinks.shuffle_key(split, ex["url"]) for ex in sinks.iter_tfrecord_examples(f)]
-            for f in sinks.tfds_split_files(dataset_dir(out), split)
+            [sharding.shuffle_key(split, ex["url"]) for ex in example.iter_tfrecord_examples(f)]
+            for f in tfds_metadata.tfds_split_files(dataset_dir(out), split)
         ]
         flat = [k for shard in keys for k in shard]
         assert flat == sorted(flat)
@@ -310,12 +313,12 @@ def test_dataset_info_equals_what_tfds_write_metadata_writes(base_run, tmp_path)
     ]
     tfds.folder_dataset.write_metadata(
         data_dir=copy,
-        features=tfds.features.FeaturesDict({name: tfds.features.Text() for name in sinks.FEATURE_NAMES}),
+        features=tfds.features.FeaturesDict({name: tfds.features.Text() for name in example.FEATURE_NAMES}),
         split_infos=split_infos,
         check_data=False,
-        description=sinks.C4_DESCRIPTION,
-        citation=sinks.C4_CITATION,
-        homepage=sinks.C4_HOMEPAGE,
+        description=tfds_metadata.C4_DESCRIPTION,
+        citation=tfds_metadata.C4_CITATION,
+        homepage=tfds_metadata.C4_HOMEPAGE,
     )
     ours = json.loads(Path(dataset_dir(out), "dataset_info.json").read_text())
     theirs = json.loads((copy / "dataset_info.json").read_text())
@@ -339,8 +342,9 @@ def test_metadata_is_written_without_tensorflow(tmp_path):
         sys.meta_path = [
             PathFinderWithoutTensorFlow if f is importlib.machinery.PathFinder else f for f in sys.meta_path
         ]
+        from c4forge.corpus.tfds_metadata import TfdsMetadata
         from c4forge.pipeline import sinks
-        sinks.write_tfds_metadata({str(tmp_path)!r}, sinks.TfdsMetadata(config_description="English C4 dataset."),
+        sinks.write_tfds_metadata({str(tmp_path)!r}, TfdsMetadata(config_description="English C4 dataset."),
                                   {{"train": ([2, 3], 100), "validation": ([], 0)}})
         info = json.load(open({str(tmp_path / "dataset_info.json")!r}))
         assert [s["name"] for s in info["splits"]] == ["train"], info["splits"]
@@ -376,11 +380,11 @@ def test_example_bytes_equal_tfds_serializer(split_pages):
     import tensorflow_datasets as tfds
     from tensorflow_datasets.core import example_serializer
 
-    features = tfds.features.FeaturesDict({name: tfds.features.Text() for name in sinks.FEATURE_NAMES})
+    features = tfds.features.FeaturesDict({name: tfds.features.Text() for name in example.FEATURE_NAMES})
     serializer = example_serializer.ExampleSerializer(features.get_serialized_info())
     for _, page in split_pages[:20]:
         tfds_example = serializer.get_tf_example(features.encode_example(page.to_example()))
-        assert tfds_example.SerializeToString(deterministic=True) == sinks.example_bytes(page)
+        assert tfds_example.SerializeToString(deterministic=True) == example.example_bytes(page)
 
 
 # --------------------------------------------------------------------------- JSONL
@@ -407,7 +411,7 @@ def test_jsonl_layout_and_content(base_run, split_pages):
                 assert "é".encode() in data or "日本語".encode() in data  # ensure_ascii=False
             for line in data.decode().splitlines():
                 assert [k for k, _ in json.loads(line, object_pairs_hook=list)] == ["text", "timestamp", "url"]
-            rows.extend(sinks.iter_jsonl(str(path)))
+            rows.extend(jsonl.iter_jsonl(str(path)))
         assert summary["num_examples"] == len(rows) and summary["num_shards"] == len(files)
         # Same global order as the TFRecords (both sorted by the TFDS shuffle key).
         assert [r["url"] for r in rows] == [ex["url"] for ex in tfrecord_examples(out, split)]
@@ -428,19 +432,19 @@ def test_empty_validation_split(train_only_run):
     assert not any(path.exists() for path in stale)
     assert unrelated.exists()
     assert jsonl_files(out, "validation") == []
-    assert sinks.tfds_split_files(dataset_dir(out), "validation") == []
+    assert tfds_metadata.tfds_split_files(dataset_dir(out), "validation") == []
     info = tfds.builder_from_directory(dataset_dir(out)).info
     assert list(info.splits) == ["train"]
 
     # 500 buckets for fewer examples: empty buckets dropped, the rest numbered 0..n-1.
-    keys = sorted(sinks.shuffle_key("train", page.url) for _, page in train_pages)
-    non_empty = {sinks.bucket_of(k, 500, keys[-1]) for k in keys}
+    keys = sorted(sharding.shuffle_key("train", page.url) for _, page in train_pages)
+    non_empty = {sharding.bucket_of(k, 500, keys[-1]) for k in keys}
     train = summaries[("tfrecord", "train")]
     assert train["num_shards"] == len(non_empty) < 500
     assert sum(train["shard_lengths"]) == len(train_pages) and min(train["shard_lengths"]) > 0
     assert canonical(tfrecord_examples(out, "train")) == canonical(p.to_example() for _, p in train_pages)
     assert summaries[("jsonl", "train")]["num_shards"] == 1
-    assert len(list(sinks.iter_jsonl(str(jsonl_files(out, "train")[0])))) == len(train_pages)
+    assert len(list(jsonl.iter_jsonl(str(jsonl_files(out, "train")[0])))) == len(train_pages)
 
 
 def test_tensorflow_reads_train_when_validation_is_empty(train_only_run):

@@ -132,7 +132,7 @@ def file_digests(root: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [["--num-shards", "3"], ["--dedup", "three-sentence-spans"]],
+@pytest.mark.parametrize("extra", [["--num-shards", "3"], ["--dedup", "spans"]],
                          ids=["lines-3-shards", "spans"])
 def test_spilled_build_is_byte_identical_and_leaves_no_files(tmp_path, extra):
     assert build(tmp_path / "memory", *extra) == 0
@@ -162,12 +162,12 @@ def test_local_runners_are_accepted():
 
 
 def test_spilled_line_dedup_uses_more_shards_as_partitions_grow():
-    from c4forge.pipeline import graph
+    from c4forge.pipeline import dedup as dedup_transforms
 
-    assert graph.spilled_line_dedup_shards(1, None) == graph.line_dedup_shards(1)
+    assert dedup_transforms.spilled_line_dedup_shards(1, None) == dedup_transforms.line_dedup_shards(1)
     small, large = SpillConfig("/unused", 1), SpillConfig("/unused", 64)
-    assert graph.spilled_line_dedup_shards(1, small) == graph.line_dedup_shards(1)
-    assert graph.spilled_line_dedup_shards(1, large) == 64 * graph.LINE_DEDUP_SHARDS_PER_SPILL_PARTITION
+    assert dedup_transforms.spilled_line_dedup_shards(1, small) == dedup_transforms.line_dedup_shards(1)
+    assert dedup_transforms.spilled_line_dedup_shards(1, large) == 64 * dedup_transforms.LINE_DEDUP_SHARDS_PER_SPILL_PARTITION
 
 
 def test_spill_hint_when_an_in_memory_build_would_not_fit():

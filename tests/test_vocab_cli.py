@@ -12,7 +12,7 @@ import pytest
 
 from c4forge import cli
 from c4forge.tokenizer_training import evaluation
-from c4forge.tokenizer_training.corpus import find_corpus
+from c4forge.corpus.reader import find_corpus
 from c4forge.tokenizer_training.hf_export import load_hf_tokenizer
 from c4forge.tokenizer_training.sampling import measure_sample, read_sample_info, write_sample
 

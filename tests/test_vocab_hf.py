@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from c4forge.tokenizer_training.corpus import find_corpus
+from c4forge.corpus.reader import find_corpus
 from c4forge.tokenizer_training.hf_export import export_hf_tokenizer, load_hf_tokenizer
 from c4forge.tokenizer_training.sampling import measure_sample, write_sample
 from c4forge.tokenizer_training.trainer import TrainerOptions, check_t5_layout, train_from_shards

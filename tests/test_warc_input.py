@@ -13,7 +13,7 @@ import pytest
 
 from c4forge.cleaning_rules import html_text
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
-from c4forge.pipeline import warc_source
+from c4forge.pipeline import readers
 
 pytest.importorskip("resiliparse", reason="resiliparse==2.0.1 (a project dependency) is not installed")
 
@@ -84,23 +84,23 @@ def http_block(status="200 OK", ctype="text/html; charset=utf-8", body: bytes = 
 def test_record_to_page_fields_and_rejections():
     c = Counter()
     body = html_page().encode("utf-8")
-    page = warc_source.record_to_page("https://www.example.com/a?utm_x=1", DATE, http_block(body=body), c)
+    page = readers.record_to_page("https://www.example.com/a?utm_x=1", DATE, http_block(body=body), c)
     assert page.url == "https://www.example.com/a?utm_x=1" and page.timestamp == DATE
     assert page.normalized_url == "example.com/a"  # normalize_url cuts ?utm_...
     assert page.content_type == "text/plain"
     assert page.content_length == str(len(page.text.encode("utf-8")))
     assert page.text.endswith("\n".join(PARAS))
-    gz = warc_source.record_to_page("u", DATE, http_block(body=gzip.compress(body), extra="Content-Encoding: gzip\r\n"), c)
+    gz = readers.record_to_page("u", DATE, http_block(body=gzip.compress(body), extra="Content-Encoding: gzip\r\n"), c)
     assert gz is not None and gz.text == page.text
-    assert warc_source.record_to_page("u", DATE, http_block("404 Not Found", body=body), c) is None
-    assert warc_source.record_to_page("u", DATE, http_block(ctype="image/png", body=b"\x89PNG"), c) is None
-    assert warc_source.record_to_page("u", DATE, http_block(body=b"<html><body> </body></html>"), c) is None
-    assert warc_source.record_to_page("u", DATE, io.BytesIO(b"not http at all\r\n\r\n"), c) is None
-    assert warc_source.record_to_page("u", DATE, http_block(body=b"xx", extra="Content-Encoding: gzip\r\n"), c) is None
-    assert warc_source.record_to_page("u", DATE, http_block(body=body), c, max_page_length=10) is None
-    assert c["split-wet-file/passed"] == 3  # page, gz, and the over-long one (cut by too-long-filter)
+    assert readers.record_to_page("u", DATE, http_block("404 Not Found", body=body), c) is None
+    assert readers.record_to_page("u", DATE, http_block(ctype="image/png", body=b"\x89PNG"), c) is None
+    assert readers.record_to_page("u", DATE, http_block(body=b"<html><body> </body></html>"), c) is None
+    assert readers.record_to_page("u", DATE, io.BytesIO(b"not http at all\r\n\r\n"), c) is None
+    assert readers.record_to_page("u", DATE, http_block(body=b"xx", extra="Content-Encoding: gzip\r\n"), c) is None
+    assert readers.record_to_page("u", DATE, http_block(body=body), c, max_page_length=10) is None
+    assert c["split-warc-file/passed"] == 3  # page, gz, and the over-long one (cut by too-long-filter)
     for reason in ("http_status", "not_html", "no_content", "bad_http_headers", "content_encoding"):
-        assert c[f"split-wet-file/filtered:{reason}"] == 1, reason
+        assert c[f"split-warc-file/filtered:{reason}"] == 1, reason
     assert c["too-long-filter/filtered"] == 1
 
 
@@ -119,7 +119,7 @@ def write_warc(path: Path, records, gzip_members=True):
 
 def read(path, **kw):
     c = Counter()
-    pages = list(warc_source.read_warc_pages(str(path), C4_EN_3_1_0, c, **kw))
+    pages = list(readers.read_warc_pages(str(path), C4_EN_3_1_0, c, **kw))
     return pages, c
 
 
@@ -130,7 +130,7 @@ def test_reader_good_and_bad_files(tmp_path):
     write_warc(path, good)
     pages, c = read(path)
     assert [p.url for p in pages] == [f"http://e.com/{i}" for i in range(3)]
-    assert c["split-wet-file/passed"] == 3 and c["split-wet-file/filtered:not_html"] == 1
+    assert c["split-warc-file/passed"] == 3 and c["split-warc-file/filtered:not_html"] == 1
 
     # uncompressed, with garbage between records: counted, reading resumes
     plain = tmp_path / "plain.warc"
@@ -139,24 +139,37 @@ def test_reader_good_and_bad_files(tmp_path):
     cut = data.index(b"WARC/1.0", 10)
     (tmp_path / "junk.warc").write_bytes(data[:cut] + b"garbage line\r\nmore\r\n\r\n" + data[cut:])
     pages, c = read(tmp_path / "junk.warc")
-    assert len(pages) == 3 and c["split-wet-file/unparseable-data"] == 1
+    assert len(pages) == 3 and c["split-warc-file/unparseable-data"] == 1
 
     # cut mid-record: pages before it kept, read-error counted
     raw = path.read_bytes()
     (tmp_path / "cut.warc.gz").write_bytes(raw[: len(raw) - 300])
     pages, c = read(tmp_path / "cut.warc.gz")
-    assert len(pages) >= 2 and c["split-wet-file/read-error"] == 1
+    assert len(pages) >= 2 and c["split-warc-file/read-error"] == 1
 
     # one gzip stream for the whole file
     (tmp_path / "one.warc.gz").write_bytes(gzip.compress(plain.read_bytes()))
     pages, c = read(tmp_path / "one.warc.gz")
-    assert len(pages) == 3 and c["split-wet-file/non-chunked-gzip"] == 1
+    assert len(pages) == 3 and c["split-warc-file/non-chunked-gzip"] == 1
 
     (tmp_path / "empty.warc.gz").write_bytes(b"")
-    assert read(tmp_path / "empty.warc.gz")[1]["split-wet-file/skipped-file:no_records"] == 1
+    assert read(tmp_path / "empty.warc.gz")[1]["split-warc-file/skipped-file:no_records"] == 1
     (tmp_path / "text.txt").write_text("hello\nworld\n")
     assert read(tmp_path / "text.txt")[0] == []
-    assert read(tmp_path / "missing.warc.gz")[1]["split-wet-file/skipped-file:unreadable"] == 1
+    assert read(tmp_path / "missing.warc.gz")[1]["split-warc-file/skipped-file:unreadable"] == 1
+
+
+def test_open_failure_is_unreadable_as_for_wet(tmp_path):
+    """A filesystem client's own exception on open: the same counted outcome as a WET file."""
+    class FilesystemError(Exception):
+        pass
+
+    def failing_open(path):
+        raise FilesystemError("bucket not found")
+
+    c = Counter()
+    assert list(readers.read_warc_pages(str(tmp_path / "x.warc.gz"), C4_EN_3_1_0, c, open_file=failing_open)) == []
+    assert c == Counter({"split-warc-file/skipped-file:unreadable": 1})
 
 
 def test_missing_extractor_names_the_package(hide_module):
@@ -174,12 +187,10 @@ def _need(path: Path) -> Path:
 
 
 def test_real_warc_pages_match_wet_pages():
-    from c4forge.pipeline import sources
-
     profile = C4_EN_3_1_0.with_switches(wet_quirks=False)
     warc, c = read(_need(REALWEB / "realweb-dev.warc.gz"))
-    wet = {p.url: p for p in sources.read_wet_pages(str(_need(REALWEB / "realweb-dev.warc.wet.gz")), profile, Counter())}
-    assert c["split-wet-file/passed"] == len(warc) == 974  # 967 distinct URLs (URL dedup comes later)
+    wet = {p.url: p for p in readers.read_wet_pages(str(_need(REALWEB / "realweb-dev.warc.wet.gz")), profile, Counter())}
+    assert c["split-warc-file/passed"] == len(warc) == 974  # 967 distinct URLs (URL dedup comes later)
     warc = {p.url: p for p in warc}
     common = set(warc) & set(wet)
     assert len(common) >= 0.99 * len(wet)

@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-from .corpus import Corpus
+from c4forge.corpus.reader import Corpus
+
 from .sampling import SampleInfo, document_units
 
 VALIDATION = "validation"

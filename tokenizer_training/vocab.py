@@ -13,16 +13,22 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
+
+from c4forge.corpus.reader import Corpus, CorpusNotFound, find_corpus
 
 from . import evaluation, memory
-from .corpus import Corpus, CorpusNotFound, find_corpus
 from .hf_export import export_hf_tokenizer
 from .sampling import SAMPLE_INFO_NAME, SampleInfo, measure_sample, write_sample
 from .trainer import LARGE_CORPUS_CHARS, TrainerOptions, check_t5_layout, train_from_shards
 
 REPORT_NAME = "vocab-report.json"
 OUTPUT_FILES = ("spiece.model", "spiece.vocab", "tokenizer.json", "tokenizer_config.json", REPORT_NAME)
+
+# ``--sampler beam``'s job: (corpus, seed, sentences, max_sentence_bytes, out_dir, beam_args) →
+# what it sampled. The caller passes c4forge.pipeline.vocab_sampling.sample_with_beam: Beam
+# lives in pipeline/, which depends on this package, so this package must not import it.
+BeamSampler = Callable[[Corpus, int, int, int, str, Sequence[str]], SampleInfo]
 
 
 class VocabError(ValueError):
@@ -92,13 +98,11 @@ def sample_locally(corpus: Corpus, config: VocabConfig, sample_dir: Path) -> tup
     return info, write_sample(corpus.iter_examples("train"), info, sample_dir)
 
 
-def sample_with_beam(corpus: Corpus, config: VocabConfig, sample_dir: Path,
-                     beam_args: Sequence[str]) -> tuple[SampleInfo, list[Path]]:
+def sample_with_beam(corpus: Corpus, config: VocabConfig, sample_dir: Path, beam_args: Sequence[str],
+                     beam_sampler: BeamSampler) -> tuple[SampleInfo, list[Path]]:
     """The Beam job writes the same shards; its size is only known afterwards."""
-    from c4forge.pipeline.vocab_sampling import sample_with_beam as run_beam_job  # Beam lives in pipeline/
-
     options = config.trainer
-    info = run_beam_job(corpus, options.seed, config.sentences, options.max_sentence_bytes, str(sample_dir), beam_args)
+    info = beam_sampler(corpus, options.seed, config.sentences, options.max_sentence_bytes, str(sample_dir), beam_args)
     require_text(info, corpus)
     check_fits(info, config)
     return info, [sample_dir / name for name in info.shard_names]
@@ -143,7 +147,9 @@ def require_local(flag: str, path: Optional[str]) -> None:
         raise VocabError(f"{flag} must be a local (or mounted) directory, not {path}")
 
 
-def run_vocab(config: VocabConfig, beam_args: Sequence[str] = ()) -> dict:
+def run_vocab(config: VocabConfig, beam_args: Sequence[str] = (), beam_sampler: Optional[BeamSampler] = None) -> dict:
+    if config.sampler == "beam" and beam_sampler is None:
+        raise ValueError("sampler 'beam' needs beam_sampler (c4forge.pipeline.vocab_sampling.sample_with_beam)")
     require_local("--output", config.output)
     require_local("--sample-dir", config.sample_dir)
     corpus = open_corpus(config.corpus)
@@ -153,7 +159,7 @@ def run_vocab(config: VocabConfig, beam_args: Sequence[str] = ()) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     clock = Stopwatch()
     try:
-        info, model_path = sample_and_train(corpus, config, output, beam_args, clock)
+        info, model_path = sample_and_train(corpus, config, output, beam_args, beam_sampler, clock)
     except VocabError:
         if created and not any(output.iterdir()):
             output.rmdir()  # a refused request leaves nothing behind
@@ -169,11 +175,11 @@ def run_vocab(config: VocabConfig, beam_args: Sequence[str] = ()) -> dict:
 
 
 def sample_and_train(corpus: Corpus, config: VocabConfig, output: Path, beam_args: Sequence[str],
-                     clock: Stopwatch) -> tuple[SampleInfo, Path]:
+                     beam_sampler: Optional[BeamSampler], clock: Stopwatch) -> tuple[SampleInfo, Path]:
     sample_dir, temporary = make_sample_dir(config, output)
     try:
         if config.sampler == "beam":
-            info, shards = sample_with_beam(corpus, config, sample_dir, beam_args)
+            info, shards = sample_with_beam(corpus, config, sample_dir, beam_args, beam_sampler)
         else:
             info, shards = sample_locally(corpus, config, sample_dir)
         clock.lap("sample")

@@ -18,9 +18,9 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.cleaning_rules.counters import CHARS
+from c4forge.corpus.jsonl import iter_jsonl
 from c4forge.pipeline.build import BuildConfig, expand_inputs, load_profile_badwords, metric_counters, with_default_runner
 from c4forge.pipeline.graph import build_c4
-from c4forge.tokenizer_training.corpus import iter_jsonl
 
 from . import compare, reference
 

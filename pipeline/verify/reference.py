@@ -41,7 +41,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_datasets.text import c4_utils
 
 from c4forge.cleaning_rules import sentences
-from c4forge.tokenizer_training.corpus import iter_jsonl
+from c4forge.corpus.jsonl import iter_jsonl
 
 # LDNOOBW commit TFDS pins for the English list (c4.py: "Use older en file for
 # reproducibility of the original C4").

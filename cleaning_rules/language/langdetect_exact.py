@@ -1,103 +1,29 @@
-"""langdetect 1.0.9 (``DetectorFactory.seed = 0``), bit for bit, at a fraction of the cost.
+"""langdetect 1.0.9's ``detect_langs`` with ``DetectorFactory.seed = 0``, bit for bit: the same
+languages, in the same order, with the same float probabilities, without langdetect's
+per-character Python loops. docs/language-id.md says why the results are exact, how the
+batch path works and how to measure both (benchmarks/langdetect_benchmark.py).
 
-C4 keeps a page iff ``langdetect.detect_langs(text)`` ranks 'en' first with probability
->= 0.99. This module computes the same ``detect_langs`` result -- the same languages, in
-the same order, with bit-identical float probabilities -- without running langdetect's
-per-character Python loops. Public API:
+Why one file: its parts are one computation: the per-text path,
+the batch path and the load-time self-checks share the profile matrix, the seed-0 random
+stream and the per-word n-gram code, and are checked against each other and against
+langdetect by tests/test_langdetect_exact.py, which reaches the internals (small limits,
+forced hash collisions, simulated self-check failures) through this one module. The
+sections below are: model (profiles, tables), random stream, n-grams, per-text detection,
+batch path, setup and fallback.
 
-``detect_langs(text) -> list[(lang, prob)]``
-    langdetect's ``detect_langs`` as (lang, prob) tuples; raises langdetect's own
-    ``LangDetectException`` when the text has no n-gram features, as langdetect does.
+Public API:
+
+``detect_langs(text) -> [(lang, prob), ...]``
+    langdetect's ``detect_langs`` as tuples; raises langdetect's own ``LangDetectException``
+    when the text has no n-gram features, as langdetect does.
 ``detect_top(text) -> (lang | None, prob, verdict)``
-    drop-in for ``language.langdetect_top``: verdict is "ok",
-    "filtered:langdetect_exception" or "filtered:no_predictions".
-``detect_top_many(texts, batch_size=512) -> list[(lang | None, prob, verdict)]``
-    ``[detect_top(t) for t in texts]``, the same tuples, computed batch_size texts at a
-    time (about 3x less CPU than the per-text loop on real pages; see "Batch path").
-``detect_english(page, counters, min_probability=0.99)``
-    ``language.detect_english`` on top of ``detect_top``.
-
-Why the results are exact (langdetect source: detector.py, detector_factory.py, utils/)
----------------------------------------------------------------------------------------
-* Profiles are read as ``DetectorFactory.load_profile`` reads them: same files in the same
-  ``os.listdir`` order (the language order fixes the order of every float sum), same
-  ``1.0 * freq / n_words[len - 1]`` values, stored in a (n-gram x language) float64 matrix
-  (row 0 unused: n-gram rows are >= 1, so that ``filter(None, ...)`` drops misses).
-* Text preparation is ``Detector.append`` + ``cleaning_text``: the URL and e-mail regexes
-  (skipped only when they cannot match: no "://", no "@"; the e-mail one is tried only at
-  the starts that can match, see ``_remove_mails``), ``NGram.normalize_vi``, the
-  10,000-character cut. The space-run collapse is dropped: it cannot change the Latin
-  counts nor the n-grams. The Latin test counts 'A' <= ch <= 'z' against ch >= U+0300
-  (langdetect compares ``unicode_block(ch)`` -- an int -- with the string 'Latin Extended
-  Additional', so every ch >= U+0300 counts as non-Latin; replicated).
-* ``NGram.normalize`` is a per-character map, so it is applied as a code-point table built
-  from ``NGram.normalize`` itself. ``NGram.add_char``'s state machine reduces to: words are
-  the runs between spaces of the normalized text; at each position of ' ' + word (+ ' '
-  if a space follows) it emits the 1-, 2-, 3-gram ending there (inside the word, the
-  1-gram ' ' excluded), unless that char and the previous one are both ``isupper()`` (the
-  ``capitalword`` flag); only n-grams present in the profiles are kept. The n-grams of a
-  word are therefore a pure function of the word, and are cached per word; a text's
-  cache misses are computed together, with numpy (``_rows_batch``: integer work only).
-* Random draws: ``_detect_block`` reseeds ``random.Random`` with 0 for every text, so the
-  Mersenne-Twister 32-bit output stream is the same for every text; it is generated once
-  from ``random.Random(0).getrandbits(32)``. ``choice(ngrams)`` is ``_randbelow(n)``:
-  ``getrandbits(k)`` (= word >> (32 - k)), k = n.bit_length(), redrawn while >= n.
-  ``gauss`` draws two ``random()`` (= ((a >> 5) * 2**26 + (b >> 6)) / 2**53 from two
-  words) on trials 0, 2, 4, 6 and returns its cached second value on trials 1, 3, 5; it
-  is replicated with the same ``math`` functions. A self-check against the interpreter's
-  ``random.Random`` runs at load time; if it fails, the module falls back to langdetect.
-* Arithmetic: ``prob[j] *= weight + p[j]`` is elementwise IEEE float64 in numpy too
-  (the five updates between normalizations are one ``np.multiply.reduce`` over axis 0,
-  a left-to-right fold per element, also checked at load time). The normalizing sum is
-  Python's own ``sum`` over the same floats in the same order (so it follows the
-  interpreter, e.g. 3.12's compensated sum). ``max(prob / s) == max(prob) / s`` since
-  rounding is monotonic (and once a language holds half the sum, only it can pass the
-  0.99999 test). ``langprob += prob / 7`` (a sequential ``np.add.accumulate`` over the
-  trials) and the final ``> 0.1`` filter and stable descending sort are the same
-  operations. Nothing depends on the machine beyond what langdetect's result depends on
-  (``os.listdir`` order, the interpreter's ``sum``, ``math`` and ``random``).
-
-Batch path (``detect_top_many``): the same operations on many texts at once
----------------------------------------------------------------------------
-* Preparation: ``_prepare_str`` (the str steps above) per text; then for chunks of texts
-  (up to 2**19 code points, as ' ' + t1 + ' ' + t2 ... + ' ') the Latin test, computed
-  per text by segment sums, and the NGram.normalize table.
-* Words are the runs between spaces, as above; their rows (for a word followed by a
-  space: ``_joined_rows``, the code of ``_rows_batch``; the rows ending at that space are
-  dropped for a text's last word when no space follows) come from a word table
-  (``_WordTable``) found by a 64-bit hash of the code points. Every occurrence is then
-  compared code point by code point with the stored word and the space after it (so
-  that different lengths show too): a hash collision cannot hand a text another word's
-  n-grams; the texts concerned take the per-text path.
-* A text's n-gram list is never built: langdetect only reads ``ngrams[randbelow(n)]``,
-  and the list is its words' rows one after the other, so n is the sum of the words'
-  row counts and entry k is found from the running counts (a bucket index every 8
-  n-grams, then a short forward scan); rows are fetched only for the draws made.
-* Draws: each text's accepted ``_randbelow(n)`` draws along the same seed-0 stream, as
-  ``_Draws`` computes them (the first 640 stream words first, then twice as far when a
-  text needs more: the same prefix gives the same draws).
-* ``_batch_langprob`` runs, at each step, one normalization block of every text still
-  running, on (texts x languages) arrays: ``prob * (weight + p0) * (weight + p1) ...``
-  in update order, elementwise (block 0, update 0 alone, gets four factors 1.0, which
-  leave every float unchanged); the sum of each text's floats is a reduction over the
-  outer axis of a C-contiguous (languages x texts) array, which numpy does row after
-  row: the left-to-right double sum, i.e. CPython's ``sum`` before 3.12 (pairwise
-  summation only applies along the inner axis). ``_batch_self_check`` compares it with
-  this interpreter's ``sum`` at load time; where they differ (3.12's compensated sum)
-  ``detect_top_many`` runs the per-text path. Convergence (``max / sum``), the division,
-  the iteration limit and ``langprob += prob / 7`` are the per-text operations. A text's
-  next trial starts at the stream word after its previous trial's last draw, 4 words
-  later on trials 2, 4, 6, whose gauss pair comes from a table of ``_gauss_pair(q)``.
-  Texts that finish their 7 trials leave the arrays.
-* The top language is the first largest langprob entry (argmax): the first entry of the
-  stable descending sort, if > 0.1.
-* Batch size: 512 by default. On 8,020 real pages (benchmarks/langdetect_benchmark.py,
-  one core, CPU seconds, empty / warm word caches): per-text loop 3.4 / 3.0; batches of
-  64, 256, 512, 1024: 1.65 / 1.45, 1.25 / 1.05, 1.15 / 1.0, 1.1 / 0.95. Peak memory above
-  the process's start at 512: ~55 MB on real pages (the ~20 MB word table included),
-  ~70-80 MB on adversarial ones (10,000-char pages of one-letter words: the most word
-  occurrences; CJK pages, one new 10,000-char word each, filling the word table to its
-  limits); at 1024 ~80 and up to ~140 MB.
+    the top language; verdict "ok", "filtered:langdetect_exception" or
+    "filtered:no_predictions" (the english-filter counter names).
+``detect_top_many(texts, batch_size=512)``
+    ``[detect_top(t) for t in texts]``, the same tuples, batch_size texts advanced together.
+``backend()``, ``batch_path_problem()``, ``clear_caches()``
+    which path runs (a failed self-check falls back to langdetect itself, or to the per-text
+    path for batches), and emptying the per-word caches (results never depend on them).
 
 State: everything module-level is either immutable once built (profiles, tables, random
 stream, gauss table; built once under a lock) or a pure-function cache (n-grams per
@@ -123,8 +49,6 @@ from operator import itemgetter
 from typing import Optional
 
 import numpy as np
-
-MIN_PROBABILITY = 0.99
 
 # langdetect.detector.Detector constants (1.0.9)
 _ALPHA_DEFAULT = 0.5
@@ -676,7 +600,7 @@ def detect_langs(text: str) -> list:
 
 
 def detect_top(text: str) -> tuple[Optional[str], float, str]:
-    """(language, probability, verdict) exactly as language.langdetect_top."""
+    """(language, probability, verdict): langdetect's first prediction, or why there is none."""
     try:
         predictions = _detect(text)
     except _NoFeatures:
@@ -689,7 +613,7 @@ def detect_top(text: str) -> tuple[Optional[str], float, str]:
 
 # --------------------------------------------------------------------------- batch path
 
-_BATCH_SIZE = 512  # texts advanced together by detect_top_many (module docstring)
+_BATCH_SIZE = 512  # texts advanced together by detect_top_many (docs/language-id.md)
 _BATCH_MAX = 1 << 14  # keeps a batch's n-gram indices (< 3 * 10,001 a text) within int32
 _CHUNK_CHARS = 1 << 19  # code points per n-gram extraction chunk (bounds its temporaries)
 _BATCH_STREAM = 640  # stream words scanned for each text's draws at first (grows on demand)
@@ -1236,6 +1160,12 @@ _reference_lock = threading.Lock()
 def backend() -> str:
     """'numpy' (this module's exact re-implementation) or 'langdetect' (self-check failed)."""
     return "numpy" if _get_model() is not None else "langdetect"
+
+
+def batch_path_problem() -> str:
+    """Why ``detect_top_many`` runs the per-text path ('' when its batch path is on)."""
+    _get_model()  # the batch self-check runs with the model's
+    return _batch_problem
 
 
 def clear_caches() -> None:

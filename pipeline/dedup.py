@@ -1,0 +1,226 @@
+"""The global stages of the rule chain as Beam shuffles: URL dedup, line dedup, span dedup.
+
+Each transform takes its stage object (``cleaning_rules/chain.py``), whose methods are the
+pure per-page and per-key steps; the transform only decides what travels where. The result
+is the stage's ``run_in_memory`` result, whatever the bundling, sharding or worker count
+(``tests/test_graph_batching.py``). ``spill`` (``--spill-dir``, local runner only) sends the
+shuffles through files (``pipeline/spill.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from c4forge.cleaning_rules import chain as chain_lib
+from c4forge.cleaning_rules import dedup
+
+from . import spill as spill_lib
+from .counting import CountingDoFn
+from .spill import SpillConfig
+
+MIN_LINE_DEDUP_SHARDS = 16
+LINE_DEDUP_SHARDS_PER_SPILL_PARTITION = 16
+LINE_DEDUP_SHARDS_PER_FILE = 4
+MAX_LINE_DEDUP_SHARDS = 1 << 18
+OWNER_RECORDS = "owner_records"
+# A bundle's owner records are handed on once they reach this size (bounds the buffer).
+OWNER_RECORDS_FLUSH_BYTES = 32 << 20
+
+
+def line_dedup_shards(num_files: int) -> int:
+    """Groups for line dedup's shuffles: enough that one group's records and pages fit a
+    worker when a whole crawl (~56,000 WET files) is built, few enough that a local run
+    moves a handful of large values instead of one per line."""
+    return min(max(MIN_LINE_DEDUP_SHARDS, LINE_DEDUP_SHARDS_PER_FILE * num_files), MAX_LINE_DEDUP_SHARDS)
+
+
+def spilled_line_dedup_shards(num_files: int, spill: Optional[SpillConfig]) -> int:
+    """With --spill-dir, also enough groups that one owner shard (its pages, decoded, with
+    their owned lines) is a small part of a spill partition, however large the input."""
+    shards = line_dedup_shards(num_files)
+    if spill is None:
+        return shards
+    return min(max(shards, LINE_DEDUP_SHARDS_PER_SPILL_PARTITION * spill.partitions), MAX_LINE_DEDUP_SHARDS)
+
+
+def global_stage_transform(stage: chain_lib.GlobalStage, num_files: int,
+                           spill: Optional[SpillConfig]) -> beam.PTransform:
+    """The shuffle that runs ``stage``."""
+    if isinstance(stage, chain_lib.DedupeUrls):
+        return DedupeUrls(stage, spill)
+    if isinstance(stage, chain_lib.DedupeLines):
+        return DedupeLines(stage, spilled_line_dedup_shards(num_files, spill), spill)
+    if isinstance(stage, chain_lib.DedupeSentenceSpans):
+        return DedupeSentenceSpans(stage, spill)
+    raise TypeError(f"no Beam transform for the global stage {stage.name!r}")
+
+
+# --- URL dedup --------------------------------------------------------------------------------
+
+class _SelectPage(CountingDoFn):
+    def __init__(self, stage: chain_lib.DedupeUrls):
+        self._stage = stage
+
+    def process(self, url_and_pages):
+        yield self._stage.select(url_and_pages[1], self.counts)
+
+
+class DedupeUrls(beam.PTransform):
+    """One page per normalized URL.
+
+    A GroupByKey, not a lifted CombinePerKey: almost every URL is distinct, so a
+    pre-combine would save no shuffle but hold up to 100,000 whole pages in its cache.
+    """
+
+    def __init__(self, stage: chain_lib.DedupeUrls, spill: Optional[SpillConfig] = None):
+        super().__init__()
+        self._stage = stage
+        self._spill = spill
+
+    def expand(self, pages):
+        return (
+            pages
+            | "KeyByNormalizedUrl" >> beam.Map(lambda p: (p.normalized_url, p))
+            | "GroupByNormalizedUrl" >> spill_lib.group_by_key(self._spill)
+            | "SelectPage" >> beam.ParDo(_SelectPage(self._stage))
+        )
+
+
+# --- line dedup -------------------------------------------------------------------------------
+
+class _HashPageLines(beam.DoFn):
+    """Pass 1: each page keyed by its owner shard, with its line hashes (pass 3 reuses
+    them); and, as a side output, the bundle's owner records batched by line shard:
+    a few large values instead of one element per line."""
+
+    def __init__(self, stage: chain_lib.DedupeLines, shards: int, flush_bytes: int):
+        self._stage = stage
+        self._shards = shards
+        self._flush_bytes = flush_bytes
+
+    def start_bundle(self):
+        self._records: list[bytes] = []
+        self._buffered = 0
+
+    def process(self, page):
+        hashes = self._stage.line_hashes(page)
+        owner = self._stage.owner_of(page)
+        records = dedup.owner_records(hashes, owner)
+        self._records.append(records)
+        self._buffered += len(records)
+        yield dedup.shard_of(owner, self._shards), (page, b"".join(hashes))
+        if self._buffered >= self._flush_bytes:
+            for shard_and_records in self._drain():
+                yield beam.pvalue.TaggedOutput(OWNER_RECORDS, shard_and_records)
+
+    def finish_bundle(self):
+        for shard_and_records in self._drain():
+            yield beam.pvalue.TaggedOutput(OWNER_RECORDS, GlobalWindows.windowed_value(shard_and_records))
+
+    def _drain(self):
+        records, self._records, self._buffered = b"".join(self._records), [], 0
+        return dedup.split_records(records, self._shards, by="line").items() if records else ()
+
+
+class _PickLineOwners(beam.DoFn):
+    """Pass 2, per line shard: the winning record of each line, regrouped by owner shard."""
+
+    def __init__(self, shards: int):
+        self._shards = shards
+
+    def process(self, shard_and_batches):
+        winners = dedup.pick_line_owners(b"".join(shard_and_batches[1]))
+        if winners:
+            yield from dedup.split_records(winners, self._shards, by="owner").items()
+
+
+class _KeepOwnedLines(CountingDoFn):
+    """Pass 3, per owner shard: each page keeps the lines it owns."""
+
+    def __init__(self, stage: chain_lib.DedupeLines):
+        self._stage = stage
+
+    def process(self, joined):
+        _, groups = joined
+        owned = dedup.owned_lines(groups["owned_lines"])
+        nothing: set = set()
+        for page, hashes in groups["pages"]:
+            kept = self._stage.keep_owned_lines(
+                page, owned.get(self._stage.owner_of(page), nothing), self.counts,
+                hashes=[hashes[i:i + dedup.DIGEST_BYTES] for i in range(0, len(hashes), dedup.DIGEST_BYTES)])
+            if kept is not None:
+                yield kept
+
+
+class DedupeLines(beam.PTransform):
+    """Each distinct line survives only in its owner page. Records (line hash, owner key)
+    travel batched per bundle and shard (``cleaning_rules/dedup.py``); the result depends on
+    neither ``shards`` nor ``flush_bytes``."""
+
+    def __init__(self, stage: chain_lib.DedupeLines, shards: int = MIN_LINE_DEDUP_SHARDS,
+                 spill: Optional[SpillConfig] = None, flush_bytes: int = OWNER_RECORDS_FLUSH_BYTES):
+        super().__init__()
+        self._stage = stage
+        self._shards = shards
+        self._spill = spill
+        self._flush_bytes = flush_bytes
+
+    def expand(self, pages):
+        hashed = pages | "HashLines" >> beam.ParDo(
+            _HashPageLines(self._stage, self._shards, self._flush_bytes)).with_outputs(OWNER_RECORDS, main="pages")
+        owned_lines = (
+            hashed[OWNER_RECORDS]
+            | "GroupByLineShard" >> spill_lib.group_by_key(self._spill)
+            | "PickLineOwners" >> beam.ParDo(_PickLineOwners(self._shards))
+        )
+        return (
+            {"pages": hashed.pages, "owned_lines": owned_lines}
+            | "JoinPagesAndOwnedLines" >> spill_lib.co_group_by_key(self._spill)
+            | "RemoveDuplicateLines" >> beam.ParDo(_KeepOwnedLines(self._stage))
+        )
+
+
+# --- span dedup -------------------------------------------------------------------------------
+
+class _KeepOwnedSpans(CountingDoFn):
+    def __init__(self, stage: chain_lib.DedupeSentenceSpans):
+        self._stage = stage
+
+    def process(self, joined):
+        _, groups = joined
+        owned = set(groups["owned_windows"])
+        for page in groups["pages"]:
+            kept = self._stage.keep_owned_spans(page, owned, self.counts)
+            if kept is not None:
+                yield kept
+
+
+class DedupeSentenceSpans(beam.PTransform):
+    """Every three-sentence window survives only in its owner page; counters under
+    ``dedupe-sentences/``."""
+
+    def __init__(self, stage: chain_lib.DedupeSentenceSpans, spill: Optional[SpillConfig] = None):
+        super().__init__()
+        self._stage = stage
+        self._spill = spill
+
+    def expand(self, pages):
+        stage = self._stage
+        window_owners = pages | "EmitWindowOwners" >> beam.FlatMap(
+            lambda p: ((h, stage.owner_of(p)) for h in stage.window_hashes(p)))
+        if self._spill is None:
+            owners = window_owners | "PickOwner" >> beam.CombinePerKey(min)
+        else:  # a lifted combine keeps one accumulator per distinct window, i.e. nearly all of them, in memory
+            owners = (window_owners
+                      | "GroupOwners" >> spill_lib.group_by_key(self._spill)
+                      | "PickOwner" >> beam.MapTuple(lambda window, candidates: (window, min(candidates))))
+        owned_windows = owners | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
+        pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (stage.owner_of(p), p))
+        return (
+            {"pages": pages_by_owner, "owned_windows": owned_windows}
+            | "JoinPagesAndOwnedWindows" >> spill_lib.co_group_by_key(self._spill)
+            | "RemoveDuplicateSpans" >> beam.ParDo(_KeepOwnedSpans(stage))
+        )

@@ -1,0 +1,88 @@
+"""Reading WET files: records → pages (TFDS stages 6-7: ``split_wet_file`` and the length
+cap), streaming, with bad input counted under ``split-wet-file/...`` (see
+``records/record_loop.py``).
+
+With the profile's ``wet_quirks`` (c4-en), a file that is not valid UTF-8 anywhere is
+skipped whole: TFDS decodes each file strictly, so such a file failed its job and had to
+be listed in ``_KNOWN_CORRUPT_WET_FILES``. So with quirks a file is read twice: the UTF-8
+check (decompression and decoding only) must finish before the first page is handed on,
+and holding a file's pages until then would take memory in proportion to it. Without
+quirks a record that is not UTF-8 is skipped alone, only ``conversion`` records are read,
+and a record's page is dropped when its Content-Length proves wrong.
+
+With quirks the pages of a well-formed file are exactly TFDS's. A file with a wrong
+Content-Length (uncompressed, or inside a gzip member) can differ: the lines skipped on the
+way to the next record are lost here, while TFDS, which ignores Content-Length, reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+from warcio.recordloader import ArcWarcRecord
+
+from c4forge.cleaning_rules.counters import SPLIT_WET_FILE, key
+from c4forge.cleaning_rules.page import Page
+from c4forge.cleaning_rules.profiles import Profile
+from c4forge.cleaning_rules.wet import WetPageAssembler
+
+from ..records.body_lines import iter_body_blocks
+from ..records.record_loop import RecordLoop
+from ..records.utf8 import check_utf8
+from .beam_files import open_input
+
+logger = logging.getLogger(__name__)
+
+
+def read_wet_pages(
+    path: str,
+    profile: Profile,
+    counters: Counter,
+    open_file: Callable[[str], BinaryIO] = open_input,
+) -> Iterator[Page]:
+    """Pages of one WET file that pass parsing and the length cap (TFDS stages 6-7)."""
+    loop = RecordLoop(path, open_file, counters, SPLIT_WET_FILE, logger,
+                      hold_pages=not profile.wet_quirks, body_read_whole=True)
+    return loop.guarded(_pages(loop, profile, counters))
+
+
+def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Page]:
+    if profile.wet_quirks:
+        check = check_utf8(loop.open)
+        if check.bad_at is not None:
+            loop.count("skipped-file:invalid_utf8")
+            logger.error(
+                "%s: invalid UTF-8 at decompressed byte %d, in the record at %s; "
+                "file skipped, as TFDS's strict per-file decoding would fail it "
+                "(use --no-wet-quirks to skip only bad records)",
+                loop.path, check.bad_at, check.record_location(),
+            )
+            return
+    yield from loop.pages(lambda: _WetRecordPages(profile, counters))
+
+
+class _WetRecordPages:
+    """Records → pages through one file's WetPageAssembler. Without quirks the loop holds
+    a record's page, so the assembler leaves it uncounted until the loop keeps it."""
+
+    def __init__(self, profile: Profile, counters: Counter):
+        self._quirks = profile.wet_quirks
+        self._counters = counters
+        self._max_line_chars = profile.max_page_length or 10**9
+        self._assembler = WetPageAssembler(counters, profile.wet_quirks, profile.require_timestamp,
+                                           profile.max_page_length, count_passed_pages=profile.wet_quirks)
+        self.count_kept = self._assembler.count_kept
+        self.abandon_record = self._assembler.abandon_record
+        self.finish = self._assembler.finish
+
+    def pages_of(self, record: ArcWarcRecord, body: BinaryIO) -> Iterable[Page]:
+        if not self._quirks and record.rec_type not in ("conversion", "warcinfo"):
+            self._counters[key(SPLIT_WET_FILE, "filtered:not_conversion_record")] += 1
+            return ()
+        return self._assembler.feed_record_blocks(
+            record.rec_headers.protocol or record.rec_headers.statusline,
+            record.rec_headers.headers,
+            iter_body_blocks(body, self._max_line_chars),
+        )

@@ -1,0 +1,106 @@
+"""Strict UTF-8 over a whole decompressed file, as TFDS decodes each WET file, and where
+the record holding the first invalid byte starts."""
+
+from __future__ import annotations
+
+import codecs
+from typing import BinaryIO, Callable, NamedTuple, Optional
+
+from .gzip_members import gunzip_chunks
+from .read_errors import READ_ERRORS
+
+
+class Utf8Check(NamedTuple):
+    bad_at: Optional[int]  # decompressed offset of the first invalid byte
+    record_at: Optional[int]  # decompressed offset of the record holding it
+    record_file_offset: Optional[int]  # its offset in the file, when known
+    read_error: Optional[BaseException]
+
+    def record_location(self) -> str:
+        """Where the record holding the invalid byte starts, for a log message."""
+        if self.record_file_offset is not None:
+            return f"offset {self.record_file_offset}"
+        if self.record_at is not None:
+            return f"decompressed offset {self.record_at}"
+        return "the start of the file (no WARC/ line before it)"
+
+
+def check_utf8(open_file: Callable[[], BinaryIO]) -> Utf8Check:
+    """Strict UTF-8 over the whole decompressed file, and where the first invalid byte's
+    record starts (the last line starting ``WARC/`` before it). Read errors (a truncated
+    gzip) end the check without a verdict: the record reader reports them with their
+    record.
+
+    The record is looked for only once an invalid byte is found, by reading the file
+    again: looking in every piece as it goes is slower, and almost every file is valid."""
+    found = _scan(open_file, None)
+    if found.bad_at is None:
+        return found
+    located = _scan(open_file, _RecordStartFinder())
+    return located if located.bad_at == found.bad_at else Utf8Check(found.bad_at, None, None, None)  # read failed
+
+
+def _scan(open_file: Callable[[], BinaryIO], finder: Optional["_RecordStartFinder"]) -> Utf8Check:
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    pos = 0  # decompressed offset of the current piece
+    pending = 0  # bytes of an unfinished sequence the decoder holds from the pieces before
+    try:
+        with open_file() as raw:
+            for member_at, member_out, piece in gunzip_chunks(raw):
+                try:
+                    decoder.decode(piece)
+                except UnicodeDecodeError as e:
+                    bad_at = pos - pending + e.start
+                    if finder is not None:
+                        finder.look(piece, pos, (member_at, member_out), bad_at)
+                    return _verdict(bad_at, finder)
+                if finder is not None:
+                    finder.look(piece, pos, (member_at, member_out))
+                pos += len(piece)
+                # After an ASCII byte nothing is pending (else the decoder had raised).
+                pending = len(decoder.getstate()[0]) if piece[-1] >= 0x80 else 0
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as e:  # a sequence cut by the end of the file
+                return _verdict(pos - pending + e.start, finder)
+    except READ_ERRORS as e:  # reported with its record by the record reader
+        return Utf8Check(None, None, None, e)
+    return Utf8Check(None, None, None, None)
+
+
+def _verdict(bad_at: int, finder: Optional["_RecordStartFinder"]) -> Utf8Check:
+    if finder is None:
+        return Utf8Check(bad_at, None, None, None)
+    return Utf8Check(bad_at, finder.record_at, finder.record_file_offset, None)
+
+
+class _RecordStartFinder:
+    """The last line starting ``WARC/`` in the pieces seen, and its offset in the file
+    when known (uncompressed, or the record starts its own gzip member)."""
+
+    def __init__(self):
+        self.record_at: Optional[int] = None
+        self.record_file_offset: Optional[int] = None
+        self._tail = b"\n"  # last bytes before the piece; the file start counts as a line start
+        self._previous_member: Optional[tuple[Optional[int], int]] = None
+
+    def look(self, piece: bytes, pos: int, member: tuple[Optional[int], int], bad_at: Optional[int] = None) -> None:
+        """Look in ``piece`` (at decompressed offset ``pos``, from gzip ``member``); with
+        ``bad_at``, only for a ``WARC/`` line starting before that byte."""
+        window, window_start = self._tail + piece, pos - len(self._tail)
+        limit = len(window) if bad_at is None else min(len(window), bad_at - window_start + 5)
+        hit = max(window.rfind(b"\nWARC/", 0, limit), window.rfind(b"\rWARC/", 0, limit))
+        if hit >= 0:
+            self.record_at = window_start + hit + 1
+            holder = member
+            if self.record_at < pos and self._previous_member is not None:
+                holder = self._previous_member  # the line started in the piece before
+            member_at, member_out = holder
+            if member_at is None:
+                self.record_file_offset = self.record_at
+            elif member_out == self.record_at:  # the record starts its own gzip member
+                self.record_file_offset = member_at
+            else:
+                self.record_file_offset = None
+        self._previous_member = member
+        self._tail = window[-6:]
