@@ -8,7 +8,6 @@ the graph moves those counts into Beam metrics.
 
 from __future__ import annotations
 
-from collections import Counter
 
 SPLIT_WET_FILE = "split-wet-file"
 SPLIT_WARC_FILE = "split-warc-file"  # the WARC reader's own split-wet-file
@@ -22,11 +21,6 @@ BADWORDS = "badwords-filter"
 
 def key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
-
-
-def merge(total: Counter, part: Counter) -> Counter:
-    total.update(part)
-    return total
 
 
 CHARS = "chars"

@@ -11,7 +11,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # ../shared from the repository root
+BENCHMARKS = REPO / "benchmarks"
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 REALWEB_EXPECTED = SHARED / "data" / "realweb" / "realweb-dev.c4-tfds-3.1.0.jsonl"
 REALWEB_COUNTERS = SHARED / "data" / "realweb" / "realweb-dev.c4-tfds-3.1.0.counters.json"

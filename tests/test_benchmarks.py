@@ -7,11 +7,12 @@ from __future__ import annotations
 import collections
 import sys
 import zlib
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
+ROOT = REPO
 SHARED = ROOT.parent / "shared"
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 RECORDS = 200

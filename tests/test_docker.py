@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
+from conftest import BADWORDS_DIR, REALWEB_WET, REPO, require_shared
 
-REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
 INSTALL_SCRIPT = ".ci/install-pipeline-image.sh"
 STAGING = "/tmp/c4forge"  # where the Dockerfile copies the sources

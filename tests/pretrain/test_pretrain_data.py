@@ -11,7 +11,7 @@ import pytest
 
 from c4forge.pretrain.data import Sharding, Stream, materialize_rows, train_loader, validation_batches
 from c4forge.pretrain.layout import LayoutParams, build_epoch_layout
-from c4forge.pretrain.span_corruption import uncorrupt
+from helpers.span_corruption_inverse import uncorrupt
 from c4forge.pretrain.token_cache import ShardWriter, TokenStore, token_dtype, write_manifest
 
 VOCAB = 1100  # 1000 pieces + 100 sentinels

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,8 @@ from c4forge.cleaning_rules import chain, dedup, lines, span_dedup
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0, DEDUP_MODES
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 
 S = ["Alpha one is here.", "Beta two is there.", "Gamma three is near.", "Delta four is far.",

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from c4forge.cleaning_rules import lines, profiles, sentences
-from c4forge.cleaning_rules.page import Page
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 
 

@@ -6,14 +6,16 @@ import statistics
 import sys
 import time
 from math import comb
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from c4forge.pretrain.hashing import derive_key, fold_keys, random_order
 from c4forge.pretrain.span_corruption import (apply_noise_mask, corrupt, corrupt_one, noise_counts, noise_masks,
-                                              random_spans_helper, uncorrupt)
+                                              random_spans_helper)
+from helpers.span_corruption_inverse import uncorrupt
+
+from conftest import BENCHMARKS
 
 VOCAB = 32100  # T5: 32,000 pieces + 100 sentinels; <extra_id_0> = 32099
 SENTINEL_0 = VOCAB - 1
@@ -154,7 +156,7 @@ def test_corrupt_rejects_what_it_cannot_do():
 
 
 def test_vectorized_corrupt_is_several_times_faster_than_the_per_example_collator():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(BENCHMARKS))
     from span_corruption_benchmark import ReferenceT5MLMCollator, c4forge_batch
 
     tokens = random_rows(128)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import subprocess
 import sys
@@ -16,7 +15,8 @@ from c4forge.cleaning_rules import language, mc4
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import ALL_PROFILES, MC4_3_1_0, get_profile
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 LDNOOBW = SHARED / "assets" / "ldnoobw"
 

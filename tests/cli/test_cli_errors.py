@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from c4forge.cleaning_rules import language
 from c4forge import cli
 
-from commoncrawl_server import FakeCommonCrawl, listing
+from helpers.commoncrawl_server import FakeCommonCrawl, listing
 from conftest import BADWORDS_DIR, SHARED, require_shared
 
 WHIRLWIND = SHARED / "data" / "warc-samples" / "commoncrawl-whirlwind.warc.wet.gz"

@@ -17,14 +17,14 @@ import collections
 import random
 import threading
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from c4forge.cleaning_rules.language import langdetect_exact as L
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 EXC = "LangDetectException"
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from c4forge.cleaning_rules import badwords as bw
 from c4forge.cleaning_rules.page import Page
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 LDNOOBW = SHARED / "assets" / "ldnoobw"
 EN_SHA256 = "a506cbcf8a31935b122299f3bb1d32be6db3d0ad498765d28f365dfc4f4d7b8c"
 
@@ -314,7 +314,7 @@ def test_prefix_sharing_regex_decides_like_the_flat_tfds_regex_on_real_and_adver
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
     from c4forge.pipeline.readers import read_wet_pages
 
-    shared = Path(__file__).resolve().parents[1].parent / "shared"
+    shared = SHARED
     if not shared.is_dir():
         pytest.skip("../shared is absent (a user's machine): needs the word list and real pages")
     words = bw.load_badwords("en", str(shared / "assets" / "ldnoobw"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ from c4forge.pretrain.data import _empty_rows, _place_full_rows, _place_packed_r
 from c4forge.pretrain.modeling import SpanCorruptionLoss, build_t5, count_parameters, t5_config, untie_lm_head
 from c4forge.pretrain.optim import AdamWScale, lr_multiplier
 from c4forge.pretrain.span_corruption import corrupt_one
+
+from conftest import BENCHMARKS
 
 # HF's google/t5-v1_1-* checkpoints (vocab 32128): the shapes below must give exactly these.
 RELEASED_PARAMETERS = {"t5-v1_1-small": 76_961_152, "t5-v1_1-base": 247_577_856,
@@ -133,7 +134,7 @@ def test_run_options_are_checked():
 
 
 def load_gpu_benchmark():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(BENCHMARKS))
     import gpu_step_time
 
     return gpu_step_time

@@ -18,7 +18,8 @@ import pytest
 
 from c4forge.pipeline.verify import compare as parity
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 REALWEB = SHARED / "data" / "realweb"
 WET = REALWEB / "realweb-dev.warc.wet.gz"
 EXPECTED_DOCS = REALWEB / "realweb-dev.c4-tfds-3.1.0.jsonl"

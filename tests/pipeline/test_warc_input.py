@@ -15,9 +15,10 @@ from c4forge.cleaning_rules import html_text
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
 from c4forge.pipeline import readers
 
+from conftest import SHARED
+
 pytest.importorskip("resiliparse", reason="resiliparse==2.0.1 (a project dependency) is not installed")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REALWEB = SHARED / "data" / "realweb"
 DATE = "2019-04-25T12:57:54Z"
 PARAS = ["This is the first paragraph of the page and it is long enough.",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import io
 import os
 from collections import Counter
 from pathlib import Path
@@ -17,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from c4forge.cleaning_rules import badwords as bw
-from c4forge.cleaning_rules import chain, language, lines, profiles, urldedup, urls, wet
+from c4forge.cleaning_rules import chain, language, lines, profiles, urldedup, urls
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.sentences import load_punkt
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from conftest import SHARED
+
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 LDNOOBW = SHARED / "assets" / "ldnoobw"
 

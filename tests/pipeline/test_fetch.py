@@ -19,7 +19,7 @@ from c4forge import cli
 from c4forge.pipeline import fetch
 from c4forge.pipeline.fetch import FetchError, FetchStats, HttpsFetcher, RetryPolicy
 
-from commoncrawl_server import FakeCommonCrawl, Fault, listing
+from helpers.commoncrawl_server import FakeCommonCrawl, Fault, listing
 from conftest import BADWORDS_DIR, SHARED, require_shared
 
 CRAWL = "CC-MAIN-2019-18"

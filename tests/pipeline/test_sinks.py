@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import random
@@ -151,82 +150,6 @@ def train_only_run(tmp_path_factory, split_pages):
         jsonl_kwargs={"target_shard_bytes": None},  # TFDS's rule: 1 shard for so little data
     )
     return out, summaries, train_pages, stale, unrelated
-
-
-# --------------------------------------------------------------------------- records
-
-
-def test_tfrecord_framing_equals_beams():
-    from apache_beam.io.tfrecordio import _TFRecordUtil
-
-    for data in [b"", b"x", bytes(range(256)) * 9]:
-        buffer = io.BytesIO()
-        _TFRecordUtil.write_record(buffer, data)
-        assert tfrecord.frame_tfrecord(data) == buffer.getvalue()
-        assert _TFRecordUtil.read_record(io.BytesIO(tfrecord.frame_tfrecord(data))) == data
-
-
-def test_reader_rejects_corrupt_and_truncated_files(tmp_path):
-    records = [b"first record", b"second"]
-    good = b"".join(tfrecord.frame_tfrecord(r) for r in records)
-    path = tmp_path / "good"
-    path.write_bytes(good)
-    assert list(tfrecord.iter_tfrecords(str(path))) == records
-    for name, content in [
-        ("bad_data_crc", good[:14] + b"X" + good[15:]),
-        ("bad_length_crc", good[:8] + b"\0\0\0\0" + good[12:]),
-        ("truncated", good[:-3]),
-    ]:
-        bad = tmp_path / name
-        bad.write_bytes(content)
-        with pytest.raises(ValueError):
-            list(tfrecord.iter_tfrecords(str(bad)))
-
-
-def test_example_parses_back_to_the_page_features():
-    page = make_pages(5)[3][1]
-    assert example.parse_example(example.example_bytes(page)) == page.to_example()
-
-
-def test_jsonl_line_format():
-    page = Page(url="https://a.example/é", text='a "b"\nc 🎉', timestamp="2019-04-25T12:57:54Z")
-    line = jsonl.jsonl_line(page)
-    assert line == '{"text":"a \\"b\\"\\nc 🎉","timestamp":"2019-04-25T12:57:54Z","url":"https://a.example/é"}\n'.encode()
-    assert b"\\u" in jsonl.jsonl_line(page, ensure_ascii=True)
-
-
-# --------------------------------------------------------------------------- sharding
-
-
-def test_shuffle_key_and_bucket_equal_tfds():
-    from tensorflow_datasets.core import hashing, shuffle
-
-    rng = random.Random(0)
-    for split in ["train", "validation"]:
-        for url in ["https://a.example/x", "http://b.example/ü?q=1", "file:\\\\c\\d", ""]:
-            assert int.from_bytes(sharding.shuffle_key(split, url), "big") == hashing.Hasher(split).hash_key(url)
-    for _ in range(2000):
-        largest = rng.getrandbits(128)
-        key = rng.choice([largest, 0, rng.randrange(largest + 1)])
-        n = rng.choice([1, 2, 7, 1024, 4096])
-        as_bytes = [k.to_bytes(16, "big") for k in (key, largest)]
-        assert sharding.bucket_of(*as_bytes[:1], n, as_bytes[1]) == shuffle.get_bucket_number(key, n, largest)
-
-
-def test_number_of_buckets():
-    default = sharding.Sharding()
-    # c4/en 3.1.0 sizes: TFDS's rule gives the 1024/8 shards of the published dataset.
-    assert default.number_of_buckets("train", 364_868_892, 828_589_180_707, 16) == 1024
-    assert default.number_of_buckets("validation", 364_608, 825_000_000, 16) == 8
-    assert default.number_of_buckets("train", 10, 1000, 16) == 1
-    by_size = sharding.Sharding(target_shard_bytes=1000)
-    assert by_size.number_of_buckets("train", 10, 2000, 16) == 3  # (2000 + 160) / 1000
-    assert by_size.number_of_buckets("train", 2, 10**9, 16) == 2  # never more buckets than examples
-    fixed = sharding.Sharding(num_shards={"train": 1024, "validation": 8})
-    assert fixed.number_of_buckets("validation", 5, 10, 16) == 8
-    assert sharding.Sharding(num_shards=4).number_of_buckets("train", 5, 10, 16) == 4
-    with pytest.raises(ValueError):
-        sharding.Sharding(num_shards=4, target_shard_bytes=10)
 
 
 # --------------------------------------------------------------------------- TFDS dataset

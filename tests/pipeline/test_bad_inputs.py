@@ -25,9 +25,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import badinputs as bad  # noqa: E402
-from wet_helpers import first_invalid_utf8, iter_body_lines  # noqa: E402
+from helpers import badinputs as bad  # noqa: E402
+from helpers.wet_helpers import first_invalid_utf8, iter_body_lines  # noqa: E402
 
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0  # noqa: E402
 from c4forge.cleaning_rules.wet import split_universal_lines  # noqa: E402
@@ -37,11 +36,12 @@ from c4forge.pipeline.readers import wet as wet_reader  # noqa: E402
 from c4forge.pipeline.records import body_lines, gzip_members  # noqa: E402
 from c4forge.pipeline.records.body_lines import LineBuffer, iter_body_blocks  # noqa: E402
 
+from conftest import SHARED
+
 QUIRKS = C4_EN_3_1_0
 NO_QUIRKS = C4_EN_3_1_0.with_switches(wet_quirks=False)
 MODES = {"quirks": QUIRKS, "no-quirks": NO_QUIRKS}
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLES = SHARED / "data" / "warc-samples"
 REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 WHIRLWIND_WET = SAMPLES / "commoncrawl-whirlwind.warc.wet.gz"
