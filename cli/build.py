@@ -23,8 +23,12 @@ def add_parser(subparsers) -> None:
 
 
 def add_input_argument(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--input", action="append", required=required, metavar="PATH_OR_GLOB",
-                   help="WET file(s): local, gs://, s3://; globs allowed; repeatable")
+    p.add_argument("--input", action="append", required=required, metavar="PATH_DIR_OR_GLOB",
+                   help="WET (or, with --input-format warc, WARC) input: local, gs://, s3://; repeatable. A file is "
+                        "read whatever its name. A directory means the files under it, recursively, named "
+                        "*.warc.wet.gz or *.warc.wet (WARC: *.warc.gz or *.warc); a glob keeps the files it "
+                        "matches with those names and names the others in a warning. FIFOs, sockets and devices "
+                        "are never opened: they are counted as skipped")
 
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +49,8 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_input_format_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-format", choices=("wet", "warc"), default="wet",
-                   help="wet: Common Crawl text records; warc: HTML response records, text extracted")
+                   help="wet: Common Crawl text records (*.warc.wet.gz); warc: HTML response records, text "
+                        "extracted (*.warc.gz); uncompressed files too (*.warc.wet, *.warc)")
     p.add_argument("--html-extractor", choices=("resiliparse", "trafilatura"), default="resiliparse",
                    help="with --input-format warc: resiliparse (all visible text, like WET) or "
                         "trafilatura (main content; pip install 'c4forge[trafilatura]')")
@@ -72,7 +77,8 @@ def _add_crawl_arguments(p: argparse.ArgumentParser) -> None:
                    "build; s3: Beam reads s3://commoncrawl directly (needs c4forge[aws] and AWS credentials) "
                    "(default %(default)s)")
     g.add_argument("--cc-base-url", default=DEFAULT_BASE_URL, help="HTTPS root of the crawl data (default %(default)s)")
-    g.add_argument("--cache-dir", type=Path, help="where downloaded WET files are kept, in the bucket's layout "
+    g.add_argument("--cache-dir", type=Path, help="where downloaded WET files are kept, in the bucket's layout, "
+                   "once checked (gzip, and a first WARC warcinfo record; a cached file failing it is fetched again) "
                    "(default: $C4FORGE_CACHE_DIR/commoncrawl or ~/.cache/c4forge/commoncrawl)")
     g.add_argument("--fetch-attempts", type=int, default=policy.attempts,
                    help="tries per file before giving up (default %(default)s)")
@@ -81,6 +87,10 @@ def _add_crawl_arguments(p: argparse.ArgumentParser) -> None:
                         "(default %(default)s)")
     g.add_argument("--fetch-timeout", type=float, default=policy.timeout_s, metavar="SECONDS",
                    help="socket timeout for connecting and for each read (default %(default)s)")
+    g.add_argument("--fetch-deadline", type=float, default=policy.deadline_s, metavar="SECONDS",
+                   help="most time for one file, all tries and waits included, so that a server trickling bytes "
+                        "cannot hold the build; bytes received are kept and resumed by the next run "
+                        "(default %(default)s: one hour)")
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,9 +118,11 @@ def add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> 
 
 
 def _crawl_request(args):
-    if args.fetch_attempts < 1 or args.fetch_backoff < 0 or args.fetch_timeout <= 0:
-        raise BuildError("--fetch-attempts must be >= 1, --fetch-backoff >= 0 and --fetch-timeout > 0")
-    policy = RetryPolicy(attempts=args.fetch_attempts, backoff_s=args.fetch_backoff, timeout_s=args.fetch_timeout)
+    if args.fetch_attempts < 1 or args.fetch_backoff < 0 or args.fetch_timeout <= 0 or args.fetch_deadline <= 0:
+        raise BuildError("--fetch-attempts must be >= 1, --fetch-backoff >= 0, --fetch-timeout > 0 and "
+                         "--fetch-deadline > 0")
+    policy = RetryPolicy(attempts=args.fetch_attempts, backoff_s=args.fetch_backoff, timeout_s=args.fetch_timeout,
+                         deadline_s=args.fetch_deadline)
     return CrawlRequest(segments=args.segments, crawl=args.crawl, wet_paths=args.wet_paths, source=args.source,
                         base_url=args.cc_base_url, cache_dir=args.cache_dir, policy=policy)
 

@@ -30,10 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_noise(record: logging.LogRecord) -> bool:
+    """Beam's import-time notice that the GCP extras are missing: not the user's concern."""
+    return record.name == "root" and str(record.msg).startswith("apitools not found")
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("c4forge").setLevel(logging.INFO)  # progress lines and the run summary
+    if not verbose:
+        logging.getLogger().addFilter(lambda record: not _is_noise(record))
+        # Beam logs a failing step's traceback before re-raising its error, which the CLI then
+        # reports in one line (-v shows both)
+        logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)
 
 
 def main(argv=None) -> int:

@@ -7,17 +7,33 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import logging
 import os
 import sys
+import textwrap
 
-from c4forge.pretrain.config import (DEFAULT_GRAD_CLIP, DEFAULT_LR, DEFAULT_SCHEDULE, MODEL_SHAPES, OPTIMIZERS, SCHEDULES, TrainConfig,
-                     default_token_cache)
+from c4forge.pretrain.config import (APPLIED_ON_RESUME, DEFAULT_GRAD_CLIP, DEFAULT_LR, DEFAULT_SCHEDULE, MODEL_SHAPES,
+                                     OPTIMIZERS, REFUSED_ON_RESUME, SCHEDULES, TrainConfig, default_token_cache)
+from c4forge.pretrain.errors import PretrainError
 
 DESCRIPTION = "T5 span-corruption pretraining (c4_v220_span_corruption) on a built corpus"
-EPILOG = ("Several GPUs: torchrun --nproc_per_node N -m c4forge.cli pretrain <same flags>. "
-          "Re-running the same command resumes from the newest checkpoint in --output.")
+
+
+def _flags(names) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
+EPILOG = textwrap.fill(
+    "Several GPUs: torchrun --nproc_per_node N -m c4forge.cli pretrain <same flags>. "
+    "Re-running the same command resumes from the newest complete checkpoint in --output. "
+    f"On resume, a changed {_flags(REFUSED_ON_RESUME)}, corpus or vocabulary is refused; "
+    f"{_flags(APPLIED_ON_RESUME)} apply from the resume step on (a lower --lr after a divergence, more "
+    "--steps to extend a run); the other flags may change freely. Failures (no corpus, no vocabulary, a "
+    "damaged checkpoint, a full disk, a diverged loss) are one line and exit code 2.",
+    width=100, break_on_hyphens=False)  # pre-wrapped (RawDescriptionHelpFormatter): flags are not split at "-"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def add_pretrain_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,7 +100,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("pretrain", help=DESCRIPTION, description=DESCRIPTION, epilog=EPILOG)
+    p = subparsers.add_parser("pretrain", help=DESCRIPTION, description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     add_pretrain_arguments(p)
     p.set_defaults(func=run)
 
@@ -98,7 +115,14 @@ def run(args: argparse.Namespace, extra_argv) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from c4forge.pretrain.train import train
 
-    summary = train(config_from_args(args))
+    config = config_from_args(args)
+    try:
+        summary = train(config)
+    except OSError as error:  # a full disk outside a checkpoint save (token cache, logs) is no bug either
+        if error.errno not in DISK_FULL:
+            raise
+        raise PretrainError(f"{error.filename or config.output}: {error.strerror}. Free space and rerun the same "
+                            "command: it resumes from the newest checkpoint") from error
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=1, default=str))
     return 0

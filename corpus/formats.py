@@ -1,36 +1,48 @@
 """The two shard file formats: TFDS TFRecord shards and allenai/c4 JSONL.gz shards.
 
 Each format names its shard files, encodes a page into one record, and writes a shard's
-records (in the order given) to an open binary handle, returning the file bytes written.
+records (in the order given) to an open binary handle, returning the file's size and sha256
+(for the build's manifest, computed as the bytes go out: the files are never read back).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import io
 import re
-from typing import Any, BinaryIO, Iterable, Union
+from typing import Any, BinaryIO, Iterable, NamedTuple, Union
 
 from .example import example_bytes
 from .jsonl import jsonl_line
 from .tfrecord import TFRECORD_OVERHEAD_BYTES, frame_tfrecord
 
 
+class WrittenFile(NamedTuple):
+    bytes: int
+    sha256: str
+
+
 class _CountingWriter(io.RawIOBase):
-    """Passes writes through and counts the bytes (the compressed size, for gzip)."""
+    """Passes writes through, counting and hashing the bytes (the compressed ones, for gzip)."""
 
     def __init__(self, raw: BinaryIO):
         self._raw = raw
-        self.bytes_written = 0
+        self._hash = hashlib.sha256()
+        self._bytes = 0
 
     def writable(self):
         return True
 
     def write(self, data):
         self._raw.write(data)
-        self.bytes_written += len(data)
+        self._hash.update(data)
+        self._bytes += len(data)
         return len(data)
+
+    def written(self) -> WrittenFile:
+        return WrittenFile(self._bytes, self._hash.hexdigest())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,11 +63,11 @@ class TfrecordFormat:
     def shard_name_regex(self, split: str) -> re.Pattern:
         return re.compile(rf"{re.escape(self.dataset_name)}-{re.escape(split)}\.tfrecord-\d{{5,}}-of-\d{{5,}}")
 
-    def write(self, handle: BinaryIO, records: Iterable[bytes]) -> int:
+    def write(self, handle: BinaryIO, records: Iterable[bytes]) -> WrittenFile:
         counter = _CountingWriter(handle)
         for record in records:
             counter.write(frame_tfrecord(record))
-        return counter.bytes_written
+        return counter.written()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,12 +92,12 @@ class JsonlFormat:
     def shard_name_regex(self, split: str) -> re.Pattern:
         return re.compile(rf"{re.escape(self.prefix)}-{re.escape(split)}\.\d{{5,}}-of-\d{{5,}}\.json\.gz")
 
-    def write(self, handle: BinaryIO, records: Iterable[bytes]) -> int:
+    def write(self, handle: BinaryIO, records: Iterable[bytes]) -> WrittenFile:
         counter = _CountingWriter(handle)
         with gzip.GzipFile(filename="", mode="wb", fileobj=counter, compresslevel=self.compresslevel, mtime=0) as gz:
             for record in records:
                 gz.write(record)
-        return counter.bytes_written
+        return counter.written()
 
 
 ShardFormat = Union[TfrecordFormat, JsonlFormat]

@@ -1,9 +1,13 @@
-"""Finding and reading a built corpus (for the vocabulary and pretraining).
+"""Finding and reading a built corpus (for the vocabulary and pretraining), as its manifest lists it.
 
 A corpus is what ``c4forge build`` wrote: a TFDS dataset directory of TFRecord shards of
 ``tf.train.Example`` (``<out>/c4/<config>/<version>/``) and/or allenai-style JSONL.gz
-(``<out>/<config>/c4-<split>.NNNNN-of-NNNNN.json.gz``). ``find_corpus`` accepts either
-directory or the build's output root. Local paths only.
+(``<out>/<config>/c4-<split>.NNNNN-of-NNNNN.json.gz``), with ``c4forge-manifest.json`` at
+``<out>`` (``manifest.py``). ``find_corpus`` accepts either dataset directory or the output
+root, finds the manifest, and checks that every shard it lists is there with its size; reading
+a shard to its end checks its sha256. A folder without a manifest (a build that did not finish,
+or is still running) or with a missing or altered shard is refused with ``CorpusError``.
+Local paths only.
 """
 
 from __future__ import annotations
@@ -15,50 +19,110 @@ from typing import Iterator, Optional
 
 from .example import iter_tfrecord_examples
 from .jsonl import iter_jsonl
-from .tfds_metadata import tfds_split_files
+from .manifest import MANIFEST_NAME, CorpusError, Dataset, Manifest, VerifyingReader
+
+# How far above a dataset directory its build's output root can be (TFDS: <name>/<config>/<version>).
+MAX_DATASET_DEPTH = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Corpus:
-    """One built corpus: its format and where its shards are."""
+    """One dataset of a finished build: its format and where its (listed) shards are."""
 
-    root: Path
+    root: Path  # the dataset directory
     kind: str  # "tfrecord" or "jsonl"
+    output_root: Path  # the build's output folder, where its manifest is
+    manifest: Manifest
+    dataset: Dataset
 
     def split_files(self, split: str) -> list[str]:
-        if self.kind == "tfrecord":
-            return tfds_split_files(str(self.root), split)
-        return sorted(str(p) for p in self.root.glob(f"c4-{split}.*-of-*.json.gz"))
+        return [str(self.output_root / relative) for relative in self.dataset.shard_paths(split)]
 
     def iter_examples(self, split: str, files: Optional[list[str]] = None) -> Iterator[dict]:
         """Examples of a split in file order (dicts with at least url/text/timestamp)."""
+        read = iter_tfrecord_examples if self.kind == "tfrecord" else iter_jsonl
         for path in self.split_files(split) if files is None else files:
-            yield from (iter_tfrecord_examples(path) if self.kind == "tfrecord" else iter_jsonl(path))
+            yield from read(path, opener=self._open_verified)
 
     def iter_texts(self, split: str) -> Iterator[str]:
         for example in self.iter_examples(split):
             yield example["text"]
 
+    def _open_verified(self, path: str) -> VerifyingReader:
+        relative = Path(path).resolve().relative_to(self.output_root.resolve()).as_posix()
+        entry = self.manifest.files.get(relative)
+        if entry is None:
+            raise CorpusError(f"{path} is not a file of the build in {self.output_root}")
+        return VerifyingReader(open(path, "rb"), entry, path)
 
-class CorpusNotFound(FileNotFoundError):
+
+class CorpusNotFound(CorpusError, FileNotFoundError):
     pass
 
 
+def _output_root_of(path: Path) -> Optional[Path]:
+    """The folder holding the manifest of the build ``path`` is part of, if any."""
+    for candidate in [path, *path.parents][:MAX_DATASET_DEPTH + 1]:
+        if (candidate / MANIFEST_NAME).is_file():
+            return candidate
+    return None
+
+
+# Names a build's files have, at the depths they have below a dataset dir or an output root.
+BUILD_TRACES = ("dataset_info.json", "*.tfrecord-*-of-*", "c4-*.json.gz", "c4forge-report.json", ".c4forge-staging-*",
+                "*/c4-*.json.gz", "*/*/*/dataset_info.json", "*/*/*/*.tfrecord-*-of-*")
+
+
+def _looks_like_a_build(path: Path) -> bool:
+    return any(any(path.glob(pattern)) for pattern in BUILD_TRACES)
+
+
+def _choose_dataset(manifest: Manifest, relative: str, where: Path) -> Dataset:
+    if relative != ".":
+        dataset = manifest.dataset(relative)
+        if dataset is None:
+            raise CorpusNotFound(f"{where} is not a dataset of the build it is in (that build has "
+                                 f"{', '.join(d.directory for d in manifest.datasets)})")
+        return dataset
+    by_format = {d.format: d for d in manifest.datasets}
+    if len([d for d in manifest.datasets if d.format == "tfrecord"]) > 1:
+        raise CorpusNotFound(f"{where} holds several datasets ({', '.join(d.directory for d in manifest.datasets)}); "
+                             "pass one")
+    dataset = by_format.get("tfrecord") or by_format.get("jsonl")  # the TFDS layout when both are there
+    if dataset is None:
+        raise CorpusNotFound(f"the build in {where} has no dataset")
+    return dataset
+
+
+def _check_files_present(output_root: Path, manifest: Manifest, dataset: Dataset) -> None:
+    for split in dataset.splits:
+        for relative in dataset.shard_paths(split):
+            path = output_root / relative
+            entry = manifest.files.get(relative)
+            size = path.stat().st_size if path.is_file() else None
+            if entry is None or size != entry.bytes:
+                found = "missing" if size is None else f"{size:,} bytes, the manifest says {entry.bytes:,}" \
+                    if entry else "not in the manifest's file list"
+                raise CorpusError(f"{path}: {found}; the corpus is incomplete or was changed after the build: "
+                                  f"rebuild it with `c4forge build --overwrite`")
+
+
 def find_corpus(path: str | os.PathLike) -> Corpus:
-    """The corpus at ``path``: a TFDS dataset dir, a JSONL dir, or a build output root
-    (TFDS layout preferred when both are there)."""
-    root = Path(path)
-    if (root / "dataset_info.json").is_file():
-        return Corpus(root, "tfrecord")
-    if any(root.glob("c4-*.json.gz")):
-        return Corpus(root, "jsonl")
-    infos = sorted(root.glob("*/*/*/dataset_info.json"))
-    if infos:
-        if len(infos) > 1:
-            raise CorpusNotFound(f"{root} holds several datasets ({', '.join(str(i.parent) for i in infos)}); pass one")
-        return Corpus(infos[0].parent, "tfrecord")
-    jsonl_dirs = sorted({p.parent for p in root.glob("*/c4-*.json.gz")})
-    if len(jsonl_dirs) == 1:
-        return Corpus(jsonl_dirs[0], "jsonl")
-    raise CorpusNotFound(f"no c4forge corpus under {root} (expected c4/<config>/<version>/dataset_info.json "
-                         "or <config>/c4-<split>.*.json.gz from `c4forge build`)")
+    """The corpus at ``path``: a TFDS dataset dir, a JSONL dir, or a build output root (the
+    TFDS layout preferred when both are there). CorpusError when it is not a finished build."""
+    where = Path(path)
+    if not where.is_dir():
+        raise CorpusNotFound(f"no c4forge corpus at {where}: no such folder (expected the --output of `c4forge build`)")
+    output_root = _output_root_of(where)
+    if output_root is None:
+        if _looks_like_a_build(where):
+            raise CorpusError(f"{where}: no {MANIFEST_NAME}, so not a finished build (interrupted, still running, "
+                              f"or from an older c4forge); finish or rerun `c4forge build --overwrite` into it")
+        raise CorpusNotFound(f"no c4forge corpus under {where} (expected the --output of `c4forge build`, with "
+                             f"{MANIFEST_NAME})")
+    manifest_path = output_root / MANIFEST_NAME
+    manifest = Manifest.from_json(manifest_path.read_bytes(), str(manifest_path))
+    dataset = _choose_dataset(manifest, where.resolve().relative_to(output_root.resolve()).as_posix(), where)
+    _check_files_present(output_root, manifest, dataset)
+    return Corpus(root=output_root / dataset.directory, kind=dataset.format, output_root=output_root,
+                  manifest=manifest, dataset=dataset)

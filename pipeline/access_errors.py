@@ -1,17 +1,21 @@
-"""One-line explanations for the usual cloud-storage mistakes: no credentials, credentials that
-are refused, a filesystem extra that is not installed.
+"""One-line explanations for the usual storage mistakes: no credentials, credentials that are
+refused, a filesystem extra that is not installed; and on a local disk, a full disk, a read-only
+or forbidden folder, a path that is a file where a folder should be.
 
 Beam wraps per-path errors in ``BeamIOError(exception_details={path: error})``, its S3 client
 flattens botocore errors into ``S3ClientError(message, code)``, and its GCS client falls back to
 an anonymous client when google-auth finds no credentials (the request is then refused with
 "Anonymous caller ..."). So the whole exception chain is searched (causes, contexts, details),
 and classes are recognised by module and name: google-auth, google-api-core and botocore are
-optional extras that may not be importable here.
+optional extras that may not be importable here. An OS error raised in a Beam worker may come
+back re-raised with its message only ("[Errno 28] ..."), so the errno is read from the text too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import re
 from typing import Iterator, Optional
 
 from .errors import BuildError
@@ -26,6 +30,25 @@ BOTOCORE_CREDENTIAL_ERRORS = {"NoCredentialsError", "PartialCredentialsError", "
                               "NoAuthTokenError", "UnauthorizedSSOTokenError", "TokenRetrievalError"}
 S3_REFUSED_MARKERS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "AccessDenied")
 S3_MISSING_MARKERS = ("Unable to locate credentials", "Partial credentials found")
+
+
+# errno → (what happened, what to do)
+DISK_ERRORS = {
+    errno.ENOSPC: ("no space left on the device", "free space there or write elsewhere"),
+    errno.EDQUOT: ("disk quota exceeded", "free space there or write elsewhere"),
+    errno.EROFS: ("the file system is read-only", "write elsewhere"),
+    errno.EACCES: ("permission denied", "fix the permissions or write elsewhere"),
+    errno.EPERM: ("operation not permitted", "fix the permissions or write elsewhere"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose a folder"),
+}
+_ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\]")
+
+
+def _errno_of(e: BaseException) -> Optional[int]:
+    if isinstance(e, OSError) and e.errno:
+        return e.errno
+    found = _ERRNO_IN_TEXT.search(str(e)) if isinstance(e, (OSError, RuntimeError, ValueError)) else None
+    return int(found.group(1)) if found else None
 
 
 def _chain(exc: BaseException, path: str) -> Iterator[tuple[BaseException, str]]:
@@ -65,6 +88,11 @@ def _explain_one(e: BaseException, where: str) -> Optional[str]:
             return f"{where}: no AWS credentials found ({text}); {S3_CREDENTIALS_HINT}"
         if getattr(e, "code", None) in (401, 403) or any(m in text for m in S3_REFUSED_MARKERS):
             return f"{where}: AWS refused the request ({text}); check the credentials and the bucket's permissions"
+    code = _errno_of(e)
+    if code in DISK_ERRORS:
+        what, todo = DISK_ERRORS[code]
+        at = getattr(e, "filename", None) or where
+        return f"{at}: {what}; {todo}"
     if isinstance(e, AssertionError) and "Missing boto3" in text:
         return f"{where}: s3:// needs boto3: pip install 'c4forge[aws]'"
     if isinstance(e, ValueError) and "Unable to get filesystem" in text:
@@ -75,8 +103,8 @@ def _explain_one(e: BaseException, where: str) -> Optional[str]:
 
 
 def explain_access_error(exc: BaseException, path: str) -> Optional[str]:
-    """A one-line message if ``exc`` (or anything in its chain) is a credentials or
-    missing-extra problem, else None."""
+    """A one-line message if ``exc`` (or anything in its chain) is a credentials, missing-extra
+    or disk problem, else None."""
     for e, where in _chain(exc, path):
         message = _explain_one(e, where)
         if message:
@@ -86,7 +114,7 @@ def explain_access_error(exc: BaseException, path: str) -> Optional[str]:
 
 @contextlib.contextmanager
 def explained_access_errors(path: str) -> Iterator[None]:
-    """Turns credentials and missing-extra errors raised inside into a BuildError about ``path``."""
+    """Turns credentials, missing-extra and disk errors raised inside into a BuildError about ``path``."""
     try:
         yield
     except BuildError:

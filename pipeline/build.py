@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 from datetime import datetime, timezone
 from typing import Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.cleaning_rules import language, mc4
 from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, Profile, get_profile
 from c4forge.corpus.example import SPLITS
+from c4forge.corpus.manifest import FileEntry, Manifest, sha256_of
 from c4forge.corpus.tfds_metadata import TfdsMetadata
 
 from . import report as report_lib
@@ -26,13 +27,20 @@ from .access_errors import explained_access_errors
 from .errors import BuildError
 from .fetch import resolve_crawl_inputs
 from .graph import build_c4
-from .sinks import WriteJsonlSplits, WriteTfdsDataset, dataset_dir_of
-from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
+from .inputs import expand_inputs
+from .files import is_local, write_file_atomically
+from .output_lock import OutputLock
+from .publish import (REPORT_NAME, datasets_of, describe_unfinished, existing_build_files, fault_point, files_under,
+                      manifest_files, new_run_id, publish, read_manifest, rebased, remove_leftover_staging, remove_tree,
+                      staging_dir)
+from .sinks import WriteJsonlSplits, WriteTfdsDataset
+from .spill import SpillConfig
+from .spill_setup import (check_spill_dir, input_bytes_of, is_local_runner, physical_memory_bytes, run_spill_dir,
+                          spill_hint)
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("tfrecord", "jsonl")
-REPORT_NAME = "c4forge-report.json"
 DEFAULT_RUNNER = "FnApiRunner"  # Beam's default DirectRunner first tries to download Prism
 
 
@@ -66,19 +74,6 @@ def with_default_runner(beam_args: Sequence[str]) -> list[str]:
     return args
 
 
-def expand_inputs(patterns: Sequence[str]) -> list[str]:
-    """Paths and globs on any Beam filesystem → sorted distinct file paths."""
-    paths = set()
-    for pattern in patterns:
-        with explained_access_errors(pattern):
-            results = FileSystems.match([pattern])
-        found = [m.path for r in results for m in r.metadata_list]
-        if not found:
-            raise BuildError(f"--input {pattern!r} matches no file")
-        paths.update(found)
-    return sorted(paths)
-
-
 def resolve_crawl(request, beam_args: Sequence[str] = ()):
     """``fetch.resolve_crawl_inputs`` with Beam's filesystem options set (s3 options, for the listing)."""
     FileSystems.set_options(PipelineOptions(with_default_runner(beam_args)))
@@ -91,19 +86,6 @@ def tfds_metadata(profile: Profile) -> TfdsMetadata:
 
 def jsonl_dir(output: str, profile: Profile) -> str:
     return FileSystems.join(output, profile.tfds_config)  # allenai/c4 layout: en/c4-train...
-
-
-def _existing_build_files(config: BuildConfig, profile: Profile) -> list[str]:
-    taken = []
-    if "tfrecord" in config.formats:
-        info = FileSystems.join(dataset_dir_of(config.output, tfds_metadata(profile)), "dataset_info.json")
-        if FileSystems.exists(info):
-            taken.append(info)
-    if "jsonl" in config.formats:
-        pattern = FileSystems.join(jsonl_dir(config.output, profile), "c4-*.json.gz")
-        if any(r.metadata_list for r in FileSystems.match([pattern])):
-            taken.append(pattern)
-    return taken
 
 
 def describe_existing_build(output: str) -> str:
@@ -129,14 +111,13 @@ def describe_existing_build(output: str) -> str:
             f"{splits or '0 examples'}, finished {finished}")
 
 
-def check_output_free(config: BuildConfig, profile: Profile) -> None:
-    """Refuse to mix a new build into an existing one unless --overwrite."""
-    if config.overwrite:
+def prepare_output(output: str) -> None:
+    """A local --output folder is made (the lock lives in it); a file there is refused."""
+    if not is_local(output):
         return
-    taken = _existing_build_files(config, profile)
-    if taken:
-        raise BuildError(f"--output {config.output} already holds a build ({describe_existing_build(config.output)}; "
-                         f"found {', '.join(taken)}); pass --overwrite to replace it, or choose another --output")
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise BuildError(f"--output {output} is a file; choose a folder (it is made if missing)")
+    os.makedirs(output, exist_ok=True)
 
 
 def check_output_writable(output: str) -> None:
@@ -148,10 +129,19 @@ def check_output_writable(output: str) -> None:
     FileSystems.delete([probe])
 
 
-def check_output(config: BuildConfig, profile: Profile) -> None:
-    with explained_access_errors(config.output):
-        check_output_free(config, profile)
-        check_output_writable(config.output)
+def check_output(config: BuildConfig) -> list[str]:
+    """Under the output lock: the files of the build ``config.output`` holds (to be replaced
+    at publish); BuildError if there is one and no --overwrite."""
+    manifest = read_manifest(config.output)
+    existing = existing_build_files(config.output)
+    if not config.overwrite:
+        if manifest is not None:
+            raise BuildError(f"--output {config.output} already holds a build ({describe_existing_build(config.output)}"
+                             f"); pass --overwrite to replace it, or choose another --output")
+        if existing:
+            raise BuildError(describe_unfinished(config.output, existing))
+    check_output_writable(config.output)
+    return existing
 
 
 def load_profile_badwords(profile: Profile, badwords_dir: Optional[str]):
@@ -161,9 +151,10 @@ def load_profile_badwords(profile: Profile, badwords_dir: Optional[str]):
     return mc4.load_mc4_badwords(badwords_dir) if profile.multilingual else load_badwords("en", badwords_dir)
 
 
-def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile: Profile, badwords,
+def build_pipeline(pipeline, config: BuildConfig, root: str, wet_paths: list[str], profile: Profile, badwords,
                    spill: Optional[SpillConfig] = None):
-    """Graph + sinks; returns the PCollection of per-split summaries."""
+    """Graph + sinks writing under ``root`` (the run's staging folder); returns the
+    PCollection of per-split summaries."""
     split_pages = build_c4(pipeline, wet_paths, profile, badwords, input_format=config.input_format,
                            html_extractor=config.html_extractor, langid_backend=config.langid, spill=spill)
     splits = mc4.mc4_split_names() if profile.multilingual else SPLITS
@@ -171,11 +162,11 @@ def build_pipeline(pipeline, config: BuildConfig, wet_paths: list[str], profile:
     if "tfrecord" in config.formats:
         meta = tfds_metadata(profile)
         summaries.append(split_pages | "WriteTfds" >> WriteTfdsDataset(
-            config.output, name=meta.name, config=meta.config, version=meta.version,
+            root, name=meta.name, config=meta.config, version=meta.version,
             num_shards=config.num_shards, splits=splits, spill=spill))
     if "jsonl" in config.formats:
         summaries.append(split_pages | "WriteJsonl" >> WriteJsonlSplits(
-            jsonl_dir(config.output, profile), num_shards=config.num_shards, splits=splits, spill=spill))
+            jsonl_dir(root, profile), num_shards=config.num_shards, splits=splits, spill=spill))
     return summaries | "AllSummaries" >> beam.Flatten()
 
 
@@ -188,109 +179,88 @@ def metric_counters(result) -> dict[str, int]:
     return counters
 
 
-def _refusal_of_spill(options: PipelineOptions) -> Optional[str]:
-    return refuse_unless_local_runner(options.view_as(StandardOptions).runner,
-                                      options.view_as(PortableOptions).job_endpoint)
-
-
-def _is_local(options: PipelineOptions) -> bool:
-    return _refusal_of_spill(options) is None
-
-
-def check_spill_dir(config: BuildConfig, options: PipelineOptions) -> None:
-    if config.spill_dir is None:
-        return
-    refusal = _refusal_of_spill(options)
-    if refusal:
-        raise BuildError(refusal)
-    if "://" in config.spill_dir:
-        raise BuildError(f"--spill-dir {config.spill_dir}: a local directory, not a URL (the local runner's workers "
-                         f"read it)")
-
-
-# Peak RSS of an in-memory local build per gzipped input byte (benchmarks/c4_benchmark.py:
-# 661 MB for 49 MB of WET, 2,605 MB for 195 MB).
-IN_MEMORY_PEAK_PER_INPUT_BYTE = 13.5
-
-
-def input_bytes_of(wet_paths: Sequence[str]) -> int:
-    return sum(m.size_in_bytes for r in FileSystems.match(list(wet_paths)) for m in r.metadata_list)
-
-
-def spill_hint(input_bytes: int, memory_bytes: int) -> Optional[str]:
-    """A warning when an in-memory local build of this input would need more than half the
-    machine's memory; None otherwise."""
-    need = input_bytes * IN_MEMORY_PEAK_PER_INPUT_BYTE
-    if need <= memory_bytes / 2:
-        return None
-    return (f"this local build holds its shuffles in memory: about {need / 2**30:.1f} GiB for "
-            f"{input_bytes / 2**30:.2f} GiB of input, on a machine with {memory_bytes / 2**30:.1f} GiB; "
-            f"add --spill-dir DIR to shuffle through files on disk instead")
-
-
-def physical_memory_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def spill_config(spill_dir: str, wet_paths: Sequence[str]) -> SpillConfig:
-    """A fresh directory for this run under ``spill_dir``, partitions sized from the inputs."""
-    input_bytes = input_bytes_of(wet_paths)
-    directory = os.path.join(os.path.abspath(spill_dir), f"c4forge-spill-{int(time.time() * 1e6)}")
-    os.makedirs(directory)
-    return SpillConfig(directory=directory, partitions=partitions_for_input(input_bytes))
-
-
 def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Optional[Sequence[str]] = None,
               fetch_report: Optional[Mapping] = None) -> dict:
-    """``wet_files``: exact file paths (from a crawl listing), used without matching each one
-    (a match is one request per file on s3). ``fetch_report`` becomes the report's ``fetch``."""
+    """Builds into a staging folder of ``config.output``, then publishes the whole build
+    (``publish.py``). ``wet_files``: exact file paths (from a crawl listing), used without
+    matching each one (a match is one request per file on s3). ``fetch_report`` becomes the
+    report's ``fetch``."""
     options = PipelineOptions(with_default_runner(beam_args))
-    check_spill_dir(config, options)
+    check_spill_dir(config.spill_dir, options)
     FileSystems.set_options(options)  # s3:// and gs:// on this machine read their options from here
     profile = config.resolved_profile()
-    wet_paths = sorted(wet_files) if wet_files is not None else expand_inputs(config.inputs)
-    check_output(config, profile)
-    badwords = load_profile_badwords(profile, config.badwords_dir)
+    wet_paths = sorted(wet_files) if wet_files is not None else expand_inputs(config.inputs, config.input_format)
+    run_id = new_run_id()
+    with explained_access_errors(config.output):
+        prepare_output(config.output)
+        with OutputLock(config.output, run_id):
+            old_files = check_output(config)
+            badwords = load_profile_badwords(profile, config.badwords_dir)
+            remove_leftover_staging(config.output, run_id)
+            staging = staging_dir(config.output, run_id)
+            try:
+                with explained_access_errors(config.output):
+                    report, manifest = _build_staged(config, options, staging, run_id, wet_paths, profile, badwords,
+                                                     fetch_report)
+            except BaseException as e:
+                remove_tree(staging, files_under(staging))
+                if isinstance(e, BuildError):
+                    raise BuildError(f"{e} (nothing was published: --output holds what it held before)") from e
+                raise
+            try:
+                with explained_access_errors(config.output):
+                    publish(config.output, staging, manifest, old_files)
+            except BuildError as e:
+                raise BuildError(f"{e} (while publishing: --output holds no finished build now; rerun with "
+                                 f"--overwrite)") from e
+    return report
+
+
+def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, run_id: str, wet_paths: list[str],
+                  profile: Profile, badwords, fetch_report: Optional[Mapping]) -> tuple[dict, Manifest]:
+    """The pipeline, the report and the manifest, all under ``staging``."""
     logger.info("building %s from %d %s file(s) into %s", profile.name, len(wet_paths),
                 config.input_format.upper(), config.output)
     not_c4 = language.differs_from_c4(config.langid)
     if not_c4:
         logger.warning(not_c4)
-    if config.spill_dir is None and _is_local(options):
+    if config.spill_dir is None and is_local_runner(options):
         hint = spill_hint(input_bytes_of(wet_paths), physical_memory_bytes())
         if hint:
             logger.warning(hint)
-
-    summary_prefix = FileSystems.join(config.output, f".c4forge-summaries-{int(time.time() * 1e6)}")
     started = time.time()
-    spill = spill_config(config.spill_dir, wet_paths) if config.spill_dir else None
-    try:
+    with contextlib.ExitStack() as stack:
+        spill = stack.enter_context(run_spill_dir(config.spill_dir, wet_paths, run_id)) if config.spill_dir else None
+        summaries_path = FileSystems.join(staging, ".c4forge-summaries")
         pipeline = beam.Pipeline(options=options)
-        (build_pipeline(pipeline, config, wet_paths, profile, badwords, spill)
+        (build_pipeline(pipeline, config, staging, wet_paths, profile, badwords, spill)
          | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
-         | "WriteSummaries" >> beam.io.WriteToText(summary_prefix, num_shards=1, shard_name_template=""))
-        with explained_access_errors(config.output):
-            result = pipeline.run()
-            result.wait_until_finish()
-            splits = _read_and_delete(summary_prefix)
-    finally:
-        if spill is not None:  # readers delete files as they go; this also clears up after a failure
-            shutil.rmtree(spill.directory, ignore_errors=True)
-
+         | "WriteSummaries" >> beam.io.WriteToText(summaries_path, num_shards=1, shard_name_template=""))
+        result = pipeline.run()
+        result.wait_until_finish()
+        summaries = _read_and_delete(summaries_path)
+    fault_point("pipeline-done")
+    files = manifest_files(summaries, staging)
+    splits = [rebased(summary, staging, config.output) for summary in summaries]
+    finished_at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     report = report_lib.make_report(metric_counters(result), splits, {
         **dataclasses.asdict(config),
         "profile_resolved": dataclasses.asdict(profile),
         "wet_files": len(wet_paths),
         "wall_seconds": round(time.time() - started, 1),
-        "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "finished_at": finished_at,
+        "run_id": run_id,
     })
     if not_c4:
         report["warnings"] = [not_c4]
     if fetch_report is not None:
         report["fetch"] = dict(fetch_report)
-    with explained_access_errors(config.output), FileSystems.create(FileSystems.join(config.output, REPORT_NAME)) as f:
-        f.write(report_lib.to_json(report).encode("utf-8"))
-    return report
+    report_bytes = report_lib.to_json(report).encode("utf-8")
+    write_file_atomically(FileSystems.join(staging, REPORT_NAME), report_bytes)
+    files[REPORT_NAME] = FileEntry(len(report_bytes), sha256_of(report_bytes))
+    fault_point("staged")
+    return report, Manifest(run_id=run_id, finished_at=finished_at, profile=profile.name,
+                            datasets=datasets_of(summaries, staging), files=files)
 
 
 def _read_and_delete(path: str) -> list[dict]:

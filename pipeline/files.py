@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import uuid
 from typing import BinaryIO, Iterator, Sequence
 
@@ -59,3 +60,17 @@ def list_files(directory: str, name_prefix: str) -> list[str]:
 
 def base_name(path: str) -> str:
     return path.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def move(source: str, destination: str) -> None:
+    """``source`` becomes ``destination``: an atomic rename on a local disk (parent folders
+    made), Beam's rename (a copy, then a delete) on object stores."""
+    if is_local(source) and is_local(destination):
+        os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
+        os.replace(source, destination)
+    else:
+        FileSystems.rename([source], [destination])

@@ -18,9 +18,10 @@ A split without examples gets no files, and is left out of ``dataset_info.json``
 ``c4forge.corpus.tfds_metadata`` for why). The summaries the sinks return still list it,
 with zero examples.
 
-Every file is written atomically (``files.atomic_create``); the final step also deletes
-temporary leftovers and shards of these splits left by an earlier run with another shard
-count. All I/O goes through Beam's ``FileSystems`` (local, gs://, s3://).
+Every file is written atomically (``files.atomic_create``); the final step deletes temporary
+leftovers and shards of these splits from an earlier run with another shard count. All I/O
+goes through Beam's ``FileSystems`` (local, gs://, s3://); a build writes into its staging
+folder (``publish.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from c4forge.corpus.example import SPLITS, example_features
 from c4forge.corpus.formats import JsonlFormat, ShardFormat, TfrecordFormat
+from c4forge.corpus.manifest import sha256_of
 from c4forge.corpus.sharding import NumShards, Sharding, bucket_of, shuffle_key
 from c4forge.corpus.tfds_metadata import (
     C4_CITATION, C4_CONFIG_DESCRIPTIONS, C4_DESCRIPTION, C4_HOMEPAGE, C4_MODULE_NAME, SplitShardLengths, TfdsMetadata,
@@ -42,6 +44,7 @@ from c4forge.corpus.tfds_metadata import (
 )
 
 from . import spill as spill_lib
+from .faults import fault_point
 from .files import INCOMPLETE_MARK, atomic_create, base_name, delete_quietly, list_files, write_file_atomically
 
 logger = logging.getLogger(__name__)
@@ -50,9 +53,7 @@ COUNTER_NAMESPACE = "c4forge-sinks"
 RUNS_PER_SHARD = 64  # --spill-dir: a shard is sorted in this many key ranges, one in memory at a time
 
 
-# ---------------------------------------------------------------------------------------
-# The shared sharded write
-# ---------------------------------------------------------------------------------------
+# --- The shared sharded write -------------------------------------------------
 
 
 class _SplitStats(beam.CombineFn):
@@ -81,6 +82,7 @@ class ShardResult:
     num_examples: int
     num_bytes: int  # serialized records, without framing or compression (TFDS's num_bytes)
     file_bytes: int
+    sha256: str  # of the file, for the build's manifest
     path: str
 
 
@@ -153,11 +155,12 @@ def _write_shard(shard, fmt: ShardFormat, records_of: Callable[[Any], Iterator[b
 
     path = FileSystems.join(fmt.directory, fmt.file_name(split, index, len(buckets)))
     with atomic_create(path) as handle:
-        file_bytes = fmt.write(handle, records())
+        written = fmt.write(handle, records())
+    fault_point("shard-written")
     beam.metrics.Metrics.counter(COUNTER_NAMESPACE, f"{fmt.kind}-{split}-examples").inc(counted["examples"])
     beam.metrics.Metrics.counter(COUNTER_NAMESPACE, f"{fmt.kind}-shards").inc()
     return ShardResult(split=split, index=index, num_shards=len(buckets), num_examples=counted["examples"],
-                       num_bytes=counted["bytes"], file_bytes=file_bytes, path=path)
+                       num_bytes=counted["bytes"], file_bytes=written.bytes, sha256=written.sha256, path=path)
 
 
 class _WriteShards(beam.PTransform):
@@ -223,9 +226,7 @@ class _WriteShards(beam.PTransform):
         )
 
 
-# ---------------------------------------------------------------------------------------
-# Finalize: summaries, leftovers, TFDS metadata
-# ---------------------------------------------------------------------------------------
+# --- Finalize: summaries, leftovers, TFDS metadata ----------------------------
 
 
 def _shards_by_split(results: Iterable[ShardResult], splits: Sequence[str]) -> dict[str, list[ShardResult]]:
@@ -265,49 +266,53 @@ def _summary(fmt: ShardFormat, split: str, shards: Sequence[ShardResult]) -> dic
         "file_bytes": sum(r.file_bytes for r in shards),
         "shard_lengths": [r.num_examples for r in shards],
         "files": [r.path for r in shards],
+        # Every file of this split's dataset with its size and sha256, for the manifest.
+        "file_digests": {r.path: [r.file_bytes, r.sha256] for r in shards},
     }
 
 
-def _clean_up_and_summarize(fmt: ShardFormat, name_prefix: str, by_split: Mapping[str, list[ShardResult]]):
+def _clean_up_and_summarize(fmt: ShardFormat, name_prefix: str, by_split: Mapping[str, list[ShardResult]],
+                            other_files: Optional[Mapping[str, list]] = None):
     _delete_leftovers(fmt, name_prefix, by_split)
     for split in sorted(by_split):
-        yield _summary(fmt, split, by_split[split])
+        summary = _summary(fmt, split, by_split[split])
+        summary["file_digests"].update(other_files or {})
+        yield summary
 
 
 def dataset_dir_of(output_dir: str, meta: TfdsMetadata) -> str:
     return FileSystems.join(output_dir, *meta.dir_parts())
 
 
-def write_tfds_metadata(dataset_dir: str, meta: TfdsMetadata, split_shard_lengths: SplitShardLengths) -> list[str]:
+def write_tfds_metadata(dataset_dir: str, meta: TfdsMetadata,
+                        split_shard_lengths: SplitShardLengths) -> dict[str, list]:
     """Writes the metadata files into ``dataset_dir`` (any Beam filesystem), dataset_info.json
-    last: TFDS treats its presence as "the dataset is prepared"."""
+    last: TFDS treats its presence as "the dataset is prepared". Returns {path: [size, sha256]}."""
     files = tfds_metadata_files(meta, split_shard_lengths)
     names = sorted(files, key=lambda name: name == "dataset_info.json")
-    paths = []
+    written = {}
     for name in names:
         path = FileSystems.join(dataset_dir, name)
         write_file_atomically(path, files[name])
-        paths.append(path)
-    return paths
+        written[path] = [len(files[name]), sha256_of(files[name])]
+    return written
 
 
 def _finalize_tfds(results, fmt: TfrecordFormat, meta: TfdsMetadata, splits: Sequence[str]):
     by_split = _shards_by_split(results, splits)
-    write_tfds_metadata(
+    metadata_files = write_tfds_metadata(
         fmt.directory,
         meta,
         {split: ([r.num_examples for r in shards], sum(r.num_bytes for r in shards)) for split, shards in by_split.items()},
     )
-    yield from _clean_up_and_summarize(fmt, f"{meta.name}-", by_split)
+    yield from _clean_up_and_summarize(fmt, f"{meta.name}-", by_split, metadata_files)
 
 
 def _finalize_jsonl(results, fmt: JsonlFormat, splits: Sequence[str]):
     yield from _clean_up_and_summarize(fmt, f"{fmt.prefix}-", _shards_by_split(results, splits))
 
 
-# ---------------------------------------------------------------------------------------
-# The sinks
-# ---------------------------------------------------------------------------------------
+# --- The sinks ----------------------------------------------------------------
 
 
 class WriteTfdsDataset(beam.PTransform):
@@ -317,7 +322,8 @@ class WriteTfdsDataset(beam.PTransform):
 
     Returns a PCollection with one summary dict per split (``splits`` plus any other split
     seen): format, directory, split, num_examples, num_shards, num_bytes (serialized
-    examples, TFDS's measure), file_bytes, shard_lengths, files.
+    examples, TFDS's measure), file_bytes, shard_lengths, files, file_digests ({path: [size,
+    sha256]} of the split's shards and the dataset's metadata files).
     """
 
     def __init__(
@@ -368,18 +374,9 @@ class WriteJsonlSplits(beam.PTransform):
     JSON bytes, file_bytes = gzip bytes).
     """
 
-    def __init__(
-        self,
-        output_dir: str,
-        prefix: str = "c4",
-        *,
-        splits: Sequence[str] = SPLITS,
-        num_shards: NumShards = None,
-        target_shard_bytes: Optional[int] = None,
-        ensure_ascii: bool = False,
-        compresslevel: int = 6,
-        spill: Optional[spill_lib.SpillConfig] = None,
-    ):
+    def __init__(self, output_dir: str, prefix: str = "c4", *, splits: Sequence[str] = SPLITS,
+                 num_shards: NumShards = None, target_shard_bytes: Optional[int] = None, ensure_ascii: bool = False,
+                 compresslevel: int = 6, spill: Optional[spill_lib.SpillConfig] = None):
         super().__init__()
         self._spill = spill
         self._format = JsonlFormat(

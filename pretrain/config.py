@@ -124,9 +124,28 @@ class TrainConfig:
         if problems:
             raise ValueError("; ".join(problems))
 
-    def data_identity(self) -> dict:
-        """The settings that decide which rows step s sees: resuming with other values would
-        silently train on different data, so a resume refuses if any of them changed."""
-        names = ("seed", "batch_size", "inputs_length", "noise_density", "mean_noise_span_length",
-                 "docs_per_group", "max_chunk_tokens", "holdout_fraction", "model")
-        return {name: getattr(self, name) for name in names}
+    def resume_identity(self) -> dict:
+        """What a resume must keep (REFUSED_ON_RESUME)."""
+        return {name: getattr(self, name) for name in REFUSED_ON_RESUME}
+
+    def recipe(self) -> dict:
+        """The optimization recipe a resume applies (APPLIED_ON_RESUME), defaults resolved."""
+        resolved = {"lr": self.learning_rate, "schedule": self.lr_schedule, "grad_clip": self.clip_norm}
+        return {name: resolved.get(name, getattr(self, name)) for name in APPLIED_ON_RESUME}
+
+
+# What each option does on resume (`c4forge pretrain --help` says it too; tests check that every
+# field is in exactly one list).
+# Refused: they decide which rows step s sees, the model, or what the optimizer state means, so a
+# resume with other values would silently be another run. The corpus and vocabulary are compared
+# by content (token-cache key, spiece.model hash), not by path.
+REFUSED_ON_RESUME = ("seed", "batch_size", "inputs_length", "noise_density", "mean_noise_span_length",
+                     "docs_per_group", "max_chunk_tokens", "holdout_fraction", "model", "optimizer")
+# Applied from the resume step on, and logged: the usual way out of a divergence is to resume the
+# last good checkpoint with a lower --lr; --steps may grow (the schedule follows it).
+APPLIED_ON_RESUME = ("steps", "lr", "schedule", "warmup_steps", "final_lr", "weight_decay", "grad_clip", "z_loss")
+# How the run executes, is observed or stored: free to change, the rows and updates stay the same
+# (up to float rounding for grad_accum, precision, compile, attn_implementation).
+FREE_ON_RESUME = ("corpus", "vocab", "output", "grad_accum", "precision", "compile", "device", "attn_implementation",
+                  "num_workers", "cpu_threads", "eval_every", "eval_rows", "save_every", "keep_checkpoints",
+                  "log_every", "resume", "token_cache", "tokenize_workers", "prepare_only", "tensorboard")

@@ -105,5 +105,15 @@ def lr_multiplier(schedule: str, warmup_steps: int, total_steps: int, final_frac
     return table[schedule]
 
 
-def build_scheduler(optimizer, schedule: str, warmup_steps: int, total_steps: int, final_fraction: float = 0.0):
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(schedule, warmup_steps, total_steps, final_fraction))
+def build_scheduler(optimizer, schedule: str, warmup_steps: int, total_steps: int, final_fraction: float = 0.0,
+                    start_step: int = 0):
+    """``start_step`` > 0: the schedule of a run resumed there; the optimizer's groups must hold
+    ``initial_lr`` (the peak lr), which a scheduler built at step 0 sets."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_multiplier(schedule, warmup_steps, total_steps, final_fraction),
+                                             last_epoch=start_step - 1)
+
+
+def run_scheduler(optimizer, config, start_step: int = 0):
+    """The schedule of a TrainConfig, from ``start_step`` on."""
+    return build_scheduler(optimizer, config.lr_schedule, config.warmup_steps, config.steps,
+                           config.final_lr / config.learning_rate, start_step)

@@ -53,6 +53,12 @@ def all_reduce_sum(tensor: torch.Tensor, runtime: Runtime) -> torch.Tensor:
     return tensor
 
 
+def all_reduce_max(tensor: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+    if runtime.distributed:
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor
+
+
 def all_reduce_int(value: int, runtime: Runtime) -> int:
     if not runtime.distributed:
         return value

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -21,16 +20,19 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from c4forge.corpus.reader import find_corpus
+from c4forge.corpus.reader import Corpus, CorpusNotFound, find_corpus
 
 from . import checkpoint as ckpt
 from .config import EVAL_SEED, TrainConfig
 from .data import Sharding, Stream, train_loader, validation_batches
+from .errors import PretrainError
 from .layout import LayoutParams
 from .metrics import MetricsLog, Progress
 from .modeling import SpanCorruptionLoss, build_t5, count_parameters
-from .optim import build_optimizer, build_scheduler
-from .runtime import Runtime, all_reduce_int, all_reduce_sum, init_distributed, runtime_from_env, torch_threads
+from .optim import build_optimizer, run_scheduler
+from .resume import Resumed, divergence_message, restore
+from .runtime import (Runtime, all_reduce_int, all_reduce_max, all_reduce_sum, init_distributed, runtime_from_env,
+                      torch_threads)
 from .token_cache import TokenStore, build_token_store, wait_for_token_store
 from .vocab import Vocab, load_vocab
 
@@ -62,11 +64,20 @@ def token_store(corpus, split: str, vocab: Vocab, config: TrainConfig, runtime: 
     return wait_for_token_store(corpus, split, vocab, root)
 
 
-def plan_data(config: TrainConfig, vocab: Vocab, runtime: Runtime) -> DataPlan:
-    corpus = find_corpus(config.corpus)
+def open_corpus(path: str) -> Corpus:
+    if not Path(path).is_dir():
+        raise PretrainError(f"--corpus {path}: no such directory (expected the output of `c4forge build`)")
+    try:
+        return find_corpus(path)
+    except CorpusNotFound as error:
+        raise PretrainError(f"--corpus: {error}") from error
+
+
+def plan_data(config: TrainConfig, corpus: Corpus, vocab: Vocab, runtime: Runtime) -> DataPlan:
     train = token_store(corpus, "train", vocab, config, runtime)
     if train is None:
-        raise ValueError(f"{corpus.root}: the corpus has no train split")
+        raise PretrainError(f"--corpus {corpus.root}: the corpus has no train split (pass the output of "
+                            "`c4forge build`, or rebuild it)")
     validation = token_store(corpus, "validation", vocab, config, runtime)
     if validation is not None:
         return DataPlan(Stream(train, layout_params(config, config.seed)),
@@ -170,8 +181,7 @@ def build_trainer(config: TrainConfig, runtime: Runtime, model_vocab_size: int, 
         module = torch.compile(module)
     optimizer = build_optimizer(config.optimizer, t5.parameters(), config.learning_rate, config.weight_decay,
                                 fused=runtime.device.type == "cuda" and config.optimizer == "adamw")
-    scheduler = build_scheduler(optimizer, config.lr_schedule, config.warmup_steps, config.steps,
-                                config.final_lr / config.learning_rate)
+    scheduler = run_scheduler(optimizer, config)
     return Trainer(config, runtime, vocab, t5, core, module, ddp, optimizer, scheduler,
                    autocast_context(config, runtime))
 
@@ -185,35 +195,15 @@ def run_state(config: TrainConfig, vocab: Vocab, plan: DataPlan, step: int, metr
 
 
 def data_identity(config: TrainConfig, vocab: Vocab, plan: DataPlan) -> dict:
-    return config.data_identity() | {"vocab_sha256": vocab.sha256, "train_tokens": str(plan.train.store.directory.name),
-                                     "train_layout": plan.train.params.key()}
-
-
-def resume_point(config: TrainConfig) -> Optional[Path]:
-    output = config.output_dir
-    if config.resume == "never":
-        if ckpt.latest_checkpoint(output) is not None:
-            raise ValueError(f"{output} already holds checkpoints; use --resume auto or another --output")
-        return None
-    if config.resume == "auto":
-        return ckpt.latest_checkpoint(output)
-    path = Path(config.resume)
-    if not (path / ckpt.STATE_FILE).is_file():
-        raise ValueError(f"--resume {path}: not a c4forge checkpoint (no {ckpt.STATE_FILE})")
-    return path
-
-
-def check_resumable(saved: dict, current: dict, path: Path) -> None:
-    changed = {k: (saved.get(k), v) for k, v in current.items() if saved.get(k) != v}
-    if changed:
-        details = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
-        raise ValueError(f"cannot resume from {path}: the data/model settings changed ({details})")
+    return config.resume_identity() | {"vocab_sha256": vocab.sha256,
+                                       "train_tokens": str(plan.train.store.directory.name),
+                                       "train_layout": plan.train.params.key()}
 
 
 def save(trainer: Trainer, plan: DataPlan, directory: Path, step: int, metrics: dict) -> None:
     if trainer.runtime.is_main:
         state = run_state(trainer.config, trainer.vocab, plan, step, metrics)
-        ckpt.save_checkpoint(directory, trainer.t5, trainer.vocab, trainer.optimizer, trainer.scheduler, state)
+        ckpt.save_checkpoint(directory, trainer.t5, trainer.vocab, trainer.optimizer, state)
         log.info("saved %s", directory)
 
 
@@ -236,17 +226,25 @@ class LogWindow:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.sums = torch.zeros(5, device=runtime.device)  # ce, z, target tokens, input tokens, grad norm
+        self.first_nonfinite = torch.zeros((), dtype=torch.int64, device=runtime.device)  # a step, 0 = none
         self.reset()
 
     def reset(self) -> None:
         self.sums.zero_()
+        self.first_nonfinite.zero_()
         self.fingerprint, self.steps, self.rows, self.started = 0, 0, 0, time.perf_counter()
 
-    def add(self, stats: torch.Tensor, micro_batches: list[dict]) -> None:
+    def add(self, stats: torch.Tensor, micro_batches: list[dict], step: int) -> None:
         self.sums += stats
+        self.first_nonfinite.masked_fill_((self.first_nonfinite == 0) & ~torch.isfinite(stats).all(), step)
         self.fingerprint += sum(int(b["row_fingerprint"].sum()) for b in micro_batches)
         self.steps += 1
         self.rows += sum(len(b["row_fingerprint"]) for b in micro_batches)
+
+    def first_nonfinite_step(self) -> int:
+        """The first step of the window with a non-finite loss or gradient norm on any rank; 0 if
+        none (a collective)."""
+        return int(all_reduce_max(self.first_nonfinite.clone(), self.runtime).item())
 
     def record(self, step: int, lr: float) -> dict:
         """All ranks' window as one log record (a collective: every rank calls it)."""
@@ -263,12 +261,23 @@ class LogWindow:
         return record
 
 
+def stop_if_diverged(trainer: Trainer, window: LogWindow, step: int, check_weights: bool) -> None:
+    """Before anything is logged, evaluated or saved (all ranks): a non-finite loss or gradient
+    since the last check, or non-finite weights, ends the run before they reach a checkpoint."""
+    bad_step = window.first_nonfinite_step()
+    if not bad_step and check_weights and not ckpt.weights_finite(trainer.t5):
+        bad_step = step
+    if bad_step:
+        raise PretrainError(divergence_message(trainer.config, bad_step))
+
+
 def train(config: TrainConfig) -> dict:
     """Run (or resume) a pretraining run; returns a summary of where things are."""
     runtime = runtime_from_env(config.device)
     config.validate(runtime.world)
+    corpus = open_corpus(config.corpus)
     vocab = load_vocab(config.vocab)
-    plan = plan_data(config, vocab, runtime)
+    plan = plan_data(config, corpus, vocab, runtime)
     if config.prepare_only:
         for stream in (plan.train, plan.validation):
             stream.ensure_rows(1)
@@ -290,11 +299,12 @@ def _train(config: TrainConfig, runtime: Runtime, vocab: Vocab, plan: DataPlan) 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     trainer = build_trainer(config, runtime, vocab.model_vocab_size(), vocab)
-    start_step, resume_from = restore(trainer, plan)
+    resumed = restore(trainer, data_identity(config, vocab, plan))
+    start_step = resumed.step
     if start_step >= config.steps:
-        log.info("%s is already at step %d of %d: nothing to do", resume_from, start_step, config.steps)
-        return {"step": start_step, "final": str(resume_from), **ckpt.read_state(resume_from)["metrics"]}
-    metrics_log = start_logs(trainer, plan, start_step if resume_from else None)
+        log.info("%s is already at step %d of %d: nothing to do", resumed.checkpoint, start_step, config.steps)
+        return {"step": start_step, "final": str(resumed.checkpoint), **ckpt.read_state(resumed.checkpoint)["metrics"]}
+    metrics_log = start_logs(trainer, plan, resumed)
     sharding = Sharding(config.micro_batch(runtime.world), config.grad_accum, runtime.world, runtime.rank)
     eval_batches = validation_batches(plan.validation, config.eval_rows, sharding.micro_batch, vocab.size,
                                       runtime.world, runtime.rank)
@@ -305,20 +315,7 @@ def _train(config: TrainConfig, runtime: Runtime, vocab: Vocab, plan: DataPlan) 
     return summary
 
 
-def restore(trainer: Trainer, plan: DataPlan) -> tuple[int, Optional[Path]]:
-    """(step to start from, checkpoint it came from): model, optimizer and schedule restored."""
-    config = trainer.config
-    resume_from = resume_point(config)
-    if resume_from is None:
-        return 0, None
-    current = data_identity(config, trainer.vocab, plan)
-    check_resumable(ckpt.read_state(resume_from)["data_identity"], current, resume_from)
-    step = ckpt.load_checkpoint(resume_from, trainer.t5, trainer.optimizer, trainer.scheduler)["step"]
-    log.info("resuming from %s at step %d", resume_from, step)
-    return step, resume_from
-
-
-def start_logs(trainer: Trainer, plan: DataPlan, resume_step: Optional[int]) -> MetricsLog:
+def start_logs(trainer: Trainer, plan: DataPlan, resumed: Resumed) -> MetricsLog:
     config, runtime = trainer.config, trainer.runtime
     output = config.output_dir
     if runtime.is_main:
@@ -326,10 +323,14 @@ def start_logs(trainer: Trainer, plan: DataPlan, resume_step: Optional[int]) -> 
         (output / "run_config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
         log.info("%s: %.1fM parameters; validation: %s", config.model, count_parameters(trainer.t5) / 1e6,
                  plan.validation_source)
+    resume_step = resumed.step if resumed.checkpoint else None
     metrics_log = MetricsLog(output, runtime.is_main, resume_step, config.tensorboard)
     if resume_step is None:
         metrics_log.write({"split": "info", "step": 0, "validation_source": plan.validation_source,
                            "parameters": count_parameters(trainer.t5), "world_size": runtime.world})
+    else:  # which checkpoint, and what the rerun changed (run_config.json holds the new values)
+        metrics_log.write({"split": "info", "step": resume_step, "resumed_from": str(resumed.checkpoint),
+                           "changed": resumed.changes, "world_size": runtime.world})
     return metrics_log
 
 
@@ -343,21 +344,25 @@ def _loop(trainer: Trainer, plan: DataPlan, loader, eval_batches, start_step: in
         last["initial_validation_loss"] = _evaluate(trainer, eval_batches, 0, metrics_log, progress)
     for step, micro_batches in enumerate(micro_batch_groups(loader, config.grad_accum), start=start_step + 1):
         lr = trainer.scheduler.get_last_lr()[0]
-        window.add(trainer.step(micro_batches), micro_batches)
+        window.add(trainer.step(micro_batches), micro_batches, step)
         progress.update()
-        if step % config.log_every == 0 or step == config.steps:
+        logs = step % config.log_every == 0 or step == config.steps
+        evaluates = bool(config.eval_every) and (step % config.eval_every == 0 or step == config.steps)
+        saves = bool(config.save_every) and step % config.save_every == 0 and step != config.steps
+        if logs or evaluates or saves:
+            stop_if_diverged(trainer, window, step, check_weights=evaluates or saves)
+        if logs:
             record = window.record(step, lr)
-            if not math.isfinite(record["loss"]):
-                raise FloatingPointError(f"non-finite training loss at step {step}")
             metrics_log.write(record)
             progress.report(record)
             last.update(record)
-        if config.eval_every and (step % config.eval_every == 0 or step == config.steps):
+        if evaluates:
             last["validation_loss"] = _evaluate(trainer, eval_batches, step, metrics_log, progress)
-        if config.save_every and step % config.save_every == 0 and step != config.steps:
+        if saves:
             save(trainer, plan, ckpt.checkpoint_dir(config.output_dir, step), step, dict(last))
             if runtime.is_main:
                 ckpt.prune_checkpoints(config.output_dir, config.keep_checkpoints)
+    stop_if_diverged(trainer, window, step, check_weights=True)  # before the final evaluation and save
     if "validation_loss" not in last:
         last["validation_loss"] = _evaluate(trainer, eval_batches, step, metrics_log, progress)
     final = config.output_dir / ckpt.FINAL

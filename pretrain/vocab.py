@@ -17,6 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .errors import PretrainError
 from .span_corruption import NUM_SENTINELS
 
 SPM_FILE = "spiece.model"
@@ -24,7 +25,7 @@ HF_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 
 
-class VocabError(ValueError):
+class VocabError(PretrainError):
     pass
 
 
@@ -110,5 +111,9 @@ def load_vocab(directory: str | os.PathLike) -> Vocab:
     if not spm_path.is_file():
         raise VocabError(f"{directory}: no {SPM_FILE} (expected the output of `c4forge vocab`)")
     vocab = Vocab(directory, spm_path, _sha256(spm_path), 0)
-    size = _check_layout(vocab.sentencepiece(), vocab.hf_tokenizer(), directory)
+    try:
+        processor, tokenizer = vocab.sentencepiece(), vocab.hf_tokenizer()
+    except (OSError, RuntimeError, ValueError) as error:
+        raise VocabError(f"{spm_path}: not a readable vocabulary ({error}); rebuild it with `c4forge vocab`") from error
+    size = _check_layout(processor, tokenizer, directory)
     return dataclasses.replace(vocab, size=size)

@@ -71,3 +71,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def realweb(tmp_path_factory, realweb_noblocklist_build):
+    """For the pretraining tests: the real-web build with a tiny vocabulary and a token cache dir."""
+    from helpers.pretraining import Realweb, train_vocabulary
+
+    root = tmp_path_factory.mktemp("pretrain")
+    train_vocabulary(realweb_noblocklist_build, root / "vocab")
+    return Realweb(realweb_noblocklist_build, root / "vocab", root / "token-cache", root)

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from c4forge.corpus.reader import Corpus, CorpusNotFound, find_corpus
+from c4forge.corpus.manifest import CorpusError
+from c4forge.corpus.reader import Corpus, find_corpus
 
 from . import evaluation, memory
 from .hf_export import export_hf_tokenizer
@@ -52,7 +53,7 @@ class VocabConfig:
 def open_corpus(path: str) -> Corpus:
     try:
         return find_corpus(path)
-    except CorpusNotFound as e:
+    except CorpusError as e:
         raise VocabError(str(e)) from None
 
 

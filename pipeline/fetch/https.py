@@ -1,4 +1,4 @@
-"""HTTPS downloads of Common Crawl files into a local cache: retries, resume and checks.
+"""HTTPS downloads of Common Crawl files into a local cache: retries, resume, a deadline and checks.
 
 An HTTPS download survives a flaky network and a rate-limiting CDN:
 
@@ -8,11 +8,15 @@ An HTTPS download survives a flaky network and a rate-limiting CDN:
 - a partial file is resumed with ``Range`` (and ``If-Range`` with the ETag, so a file that
   changed upstream restarts instead of being spliced); a server that ignores ``Range`` and
   answers 200 restarts it from byte 0;
+- one file gets ``RetryPolicy.deadline_s`` in all, tries and waits included: a server that
+  trickles bytes never trips the per-read timeout, and would otherwise hold the build forever;
 - a finished file must have the announced length (``Content-Length``, or the total in
-  ``Content-Range``) and must gunzip completely, every member's CRC and length included,
-  before it gets its final name in the cache. Common Crawl publishes no checksums for WET
-  files, so this is the strongest check available: a file cut exactly at a gzip member
-  boundary *and* served with a matching length would still pass.
+  ``Content-Range``) and pass its content check (``checks.py``: for a WET file, a complete
+  gunzip and a first record that is WARC ``warcinfo``) before it gets its final name in the
+  cache; a cached file that no longer passes the cheap check is evicted and fetched again.
+  Common Crawl publishes no checksums for WET files, so this is the strongest check available:
+  a file cut exactly at a gzip member boundary *and* served with a matching length would still pass;
+- writing the cache is not the network: a full disk is one line (``cache.py``), never retried.
 """
 
 from __future__ import annotations
@@ -21,11 +25,8 @@ import contextlib
 import dataclasses
 import email.utils
 import errno
-import gzip
 import http.client
-import json
 import logging
-import os
 import re
 import socket
 import ssl
@@ -33,41 +34,21 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
-from ..errors import BuildError
+from .cache import PartialFile, cache_writes, exclusive
+from .checks import WET_FILE, BadContent, FileCheck
+from .errors import FetchError, NoNetwork, NotOnServer, short_error
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
-GZIP_MAGIC = b"\x1f\x8b"
 USER_AGENT = "c4forge/0.1 (Common Crawl WET fetcher)"
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 OFFLINE_HINT = ("use local WET files with --input, or fill --cache-dir on a machine with network "
                 "(cached files are never fetched again) and pass the crawl's listing with --wet-paths FILE")
-
-
-class FetchError(BuildError):
-    """A WET file or listing that could not be had: shown as one line."""
-
-
-class CrawlNotFound(FetchError):
-    pass
-
-
-class NoNetwork(FetchError):
-    pass
-
-
-class NotOnServer(Exception):
-    """HTTP 403/404/410: the path is not on the server (a wrong crawl id or a stale listing)."""
-
-    def __init__(self, url: str, code: int):
-        super().__init__(f"{url}: HTTP {code}")
-        self.url, self.code = url, code
 
 
 class _Retry(Exception):
@@ -78,8 +59,12 @@ class _Retry(Exception):
         self.reason, self.retry_after = reason, retry_after
 
 
-class _CorruptFile(_Retry):
-    """The whole body arrived but is not a valid gzip file: fetched again from byte 0."""
+class _WrongContent(_Retry):
+    """The whole body arrived but failed its check: deleted, fetched again from byte 0."""
+
+
+class _DeadlinePassed(Exception):
+    """The file's deadline passed during a transfer: no more tries."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +74,11 @@ class RetryPolicy:
     max_backoff_s: float = 60.0
     max_retry_after_s: float = 600.0  # a longer Retry-After is shortened to this
     timeout_s: float = 60.0  # socket timeout: connect, and each read
+    # Per file, every try and wait included: about 35 KB/s for a 125 MB WET file, and room for
+    # the retries' waits; a server that trickles bytes never trips timeout_s.
+    deadline_s: float = 3600.0
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
     def delay(self, failures: int, retry_after: Optional[float]) -> float:
         if retry_after is not None:
@@ -100,7 +89,8 @@ class RetryPolicy:
 @dataclasses.dataclass
 class FetchStats:
     """What the run report's ``fetch`` section counts. ``files``, ``downloaded`` and
-    ``from_cache`` count WET files; ``bytes``, ``retries`` and ``resumed`` include the listing."""
+    ``from_cache`` count WET files; ``bytes``, ``retries``, ``resumed`` and ``evicted`` include
+    the listing."""
 
     files: int = 0
     downloaded: int = 0
@@ -108,19 +98,20 @@ class FetchStats:
     bytes: int = 0  # received over the network, every attempt included
     retries: int = 0  # failed attempts that were tried again
     resumed: int = 0  # transfers that continued a partial file (HTTP 206) instead of restarting
+    evicted: int = 0  # cached files that failed their check: deleted and fetched again
 
 
-def check_gzip(path: Path) -> None:
-    """A full gunzip pass: every member's deflate data, CRC32 and length. Raises _CorruptFile."""
-    with open(path, "rb") as raw:
-        if raw.read(2) != GZIP_MAGIC:
-            raise _CorruptFile("gzip check failed (not a gzip file)")
-    try:
-        with gzip.open(path, "rb") as f:
-            while f.read(CHUNK_BYTES):
-                pass
-    except (OSError, EOFError, zlib.error) as e:
-        raise _CorruptFile(f"gzip check failed ({short_error(e)})") from None
+class _Deadline:
+    def __init__(self, policy: RetryPolicy):
+        self.seconds, self._clock = policy.deadline_s, policy.clock
+        self._ends = self._clock() + policy.deadline_s
+
+    def left(self) -> float:
+        return self._ends - self._clock()
+
+    def check(self) -> None:
+        if self.left() <= 0:
+            raise _DeadlinePassed()
 
 
 def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
@@ -149,52 +140,6 @@ def parse_content_range(value: Optional[str]) -> tuple[Optional[int], Optional[i
     return as_int(start), as_int(end), as_int(total)
 
 
-def short_error(e: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(e).split())
-    text = text if len(text) <= limit else text[:limit] + "..."
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """One process at a time per cached file (two builds sharing a cache would interleave
-    writes to the same partial file)."""
-    import fcntl
-
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-class _PartialFile:
-    """``<dest>.part`` plus ``<dest>.part.json``: what was received so far, and the server's
-    validator (ETag or Last-Modified) and total length, for If-Range on resume."""
-
-    def __init__(self, dest: Path):
-        self.path = dest.with_name(dest.name + ".part")
-        self._meta = dest.with_name(dest.name + ".part.json")
-
-    def size(self) -> int:
-        return self.path.stat().st_size if self.path.exists() else 0
-
-    def remembered(self) -> dict:
-        try:
-            return json.loads(self._meta.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def remember(self, validator: Optional[str], total: Optional[int]) -> None:
-        self._meta.write_text(json.dumps({"validator": validator, "total": total}))
-
-    def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self._meta.unlink(missing_ok=True)
-
-    def complete_as(self, dest: Path) -> None:
-        os.replace(self.path, dest)  # atomic: a cached name always holds a checked file
-        self._meta.unlink(missing_ok=True)
-
-
 def _validator(headers) -> Optional[str]:
     etag = headers.get("ETag")
     if etag and not etag.startswith("W/"):  # If-Range needs a strong validator
@@ -218,40 +163,84 @@ class HttpsFetcher:
     def cached_path(self, path: str) -> Path:
         return self.cache_dir.joinpath(*path.split("/"))
 
-    def fetch(self, path: str) -> tuple[Path, bool]:
+    def fetch(self, path: str, check: FileCheck = WET_FILE) -> tuple[Path, bool]:
         """The checked local copy of ``path``, and whether it came from the cache."""
         dest = self.cached_path(path)
-        if dest.is_file():
+        if dest.is_file() and self._still_good(dest, check) is None:
             return dest, True
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with _exclusive(dest):
-            if dest.is_file():  # another process finished it while we waited
-                return dest, True
-            self._download(self.url_of(path), dest)
+        with exclusive(dest, self.cache_dir):
+            if dest.is_file():  # another process may have finished it while we waited
+                failed = self._still_good(dest, check)
+                if failed is None:
+                    return dest, True
+                self._evict(dest, failed)
+            self._download(self.url_of(path), dest, check)
         return dest, False
 
-    def _download(self, url: str, dest: Path) -> None:
-        part = _PartialFile(dest)
+    @staticmethod
+    def _still_good(dest: Path, check: FileCheck) -> Optional[str]:
+        """None if the cached file passes its cheap check, else why not."""
+        try:
+            check.cached(dest)
+        except BadContent as e:
+            return e.reason
+        return None
+
+    def _evict(self, dest: Path, reason: str) -> None:
+        logger.warning("%s: the cached file fails its check (%s); deleted, fetching it again", dest, reason)
+        with cache_writes(self.cache_dir, dest):
+            dest.unlink()
+        self.stats.evicted += 1
+
+    def _download(self, url: str, dest: Path, check: FileCheck) -> None:
+        part = PartialFile(dest, self.cache_dir)
+        deadline = _Deadline(self.policy)
         failures = 0
         while True:
             try:
-                self._transfer(url, part)
-                check_gzip(part.path)
+                self._attempt(url, part, check, deadline)
                 part.complete_as(dest)
                 return
+            except NotOnServer:
+                part.discard()  # nothing to resume onto
+                raise
+            except _DeadlinePassed:
+                raise self._gave_up(url, part, f"past the per-file deadline of {deadline.seconds:g} s "
+                                                f"(--fetch-deadline)") from None
             except _Retry as e:
-                if isinstance(e, _CorruptFile):
-                    part.discard()  # never resume onto bytes that failed the check
                 failures += 1
-                if failures >= self.policy.attempts:
-                    raise FetchError(f"{url}: gave up after {failures} attempts; last: {e.reason}") from None
-                self.stats.retries += 1
                 delay = self.policy.delay(failures, e.retry_after)
+                if failures >= self.policy.attempts:
+                    raise self._gave_up(url, part, f"after {failures} attempts; last: {e.reason}", e) from None
+                if delay >= deadline.left():
+                    raise self._gave_up(url, part, f"the next try would pass the per-file deadline of "
+                                                    f"{deadline.seconds:g} s (--fetch-deadline); last: {e.reason}",
+                                        e) from None
+                self.stats.retries += 1
                 logger.warning("%s: %s; retry %d of %d in %.1f s", url, e.reason, failures,
                                self.policy.attempts - 1, delay)
                 self.policy.sleep(delay)
 
-    def _request(self, url: str, part: _PartialFile) -> urllib.request.Request:
+    def _attempt(self, url: str, part: PartialFile, check: FileCheck, deadline: _Deadline) -> None:
+        """One transfer, then the content check; raises _Retry when another try could succeed."""
+        self._transfer(url, part, deadline)
+        try:
+            check.downloaded(part.path)
+        except BadContent as e:
+            part.discard()  # never resume onto bytes that failed the check
+            raise _WrongContent(e.reason) from None
+
+    def _gave_up(self, url: str, part: PartialFile, why: str, last: Optional[_Retry] = None) -> FetchError:
+        if isinstance(last, _WrongContent):
+            todo = f"the server does not send the file: is --cc-base-url {self.base_url} a Common Crawl mirror?"
+        elif part.size():
+            todo = (f"run again to resume it (the {part.size():,} bytes received are kept in {part.path}), "
+                    f"or raise --fetch-attempts/--fetch-deadline")
+        else:
+            todo = "run again later, or raise --fetch-attempts/--fetch-deadline"
+        return FetchError(f"{url}: gave up {why}; {todo}")
+
+    def _request(self, url: str, part: PartialFile) -> urllib.request.Request:
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         have = part.size()
         if have:
@@ -261,12 +250,14 @@ class HttpsFetcher:
                 headers["If-Range"] = validator
         return urllib.request.Request(url, headers=headers)
 
-    def _transfer(self, url: str, part: _PartialFile) -> None:
+    def _transfer(self, url: str, part: PartialFile, deadline: _Deadline) -> None:
         """One attempt: raises _Retry when another could succeed; returns when the part file
         holds the whole body."""
+        deadline.check()
         have = part.size()
+        timeout = min(self.policy.timeout_s, deadline.left())  # a stall near the deadline ends at it
         try:
-            response = urllib.request.urlopen(self._request(url, part), timeout=self.policy.timeout_s)
+            response = urllib.request.urlopen(self._request(url, part), timeout=timeout)
         except urllib.error.HTTPError as e:
             self._host_answered = True
             with contextlib.closing(e):
@@ -277,9 +268,9 @@ class HttpsFetcher:
         with response:
             self._host_answered = True
             start, expected = self._accept_body(url, response, part, have)
-            self._receive(response, part, start, expected)
+            self._receive(response, part, start, expected, deadline)
 
-    def _handle_error_status(self, url: str, e: urllib.error.HTTPError, part: _PartialFile, have: int) -> None:
+    def _handle_error_status(self, url: str, e: urllib.error.HTTPError, part: PartialFile, have: int) -> None:
         if e.code == 416:  # Range Not Satisfiable: our part may already be the whole file
             _, _, total = parse_content_range(e.headers.get("Content-Range"))
             if have and total == have:
@@ -306,7 +297,7 @@ class HttpsFetcher:
             return NoNetwork(f"cannot connect to {host} ({short_error(reason)}): no network? {OFFLINE_HINT}")
         return _Retry(f"connection failed ({short_error(reason)})")
 
-    def _accept_body(self, url: str, response, part: _PartialFile, have: int) -> tuple[int, Optional[int]]:
+    def _accept_body(self, url: str, response, part: PartialFile, have: int) -> tuple[int, Optional[int]]:
         """Where this body starts in the file and how many bytes it announces; remembers the
         validator and total for a later resume."""
         length = response.headers.get("Content-Length")
@@ -328,19 +319,17 @@ class HttpsFetcher:
         part.remember(_validator(response.headers), expected)
         return 0, expected
 
-    def _receive(self, response, part: _PartialFile, start: int, expected: Optional[int]) -> None:
+    def _receive(self, response, part: PartialFile, start: int, expected: Optional[int], deadline: _Deadline) -> None:
         received = 0
-        with open(part.path, "ab" if start else "wb") as f:
-            try:
-                while True:
-                    chunk = response.read1(CHUNK_BYTES)  # what has arrived: a reset loses no read bytes
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    received += len(chunk)
-                    self.stats.bytes += len(chunk)
-            except (OSError, http.client.HTTPException) as e:  # reset, timeout, IncompleteRead
-                raise _Retry(f"connection lost after {received:,} bytes ({short_error(e)})") from None
+        with part.writes(), part.open(append=bool(start)) as f:
+            while True:
+                chunk = self._read_chunk(response, received)
+                if not chunk:
+                    break
+                part.write(f, chunk)
+                received += len(chunk)
+                self.stats.bytes += len(chunk)
+                deadline.check()  # what was written stays in the part, for a later run to resume
         # http.client returns b"" at a premature close when reading in chunks: check the length.
         if expected is not None and received < expected:
             raise _Retry(f"body ended after {received:,} of {expected:,} bytes")
@@ -348,3 +337,10 @@ class HttpsFetcher:
         if total is not None and part.size() != total:
             part.discard()
             raise _Retry(f"file has {part.size():,} bytes, the server announced {total:,}; restarting")
+
+    @staticmethod
+    def _read_chunk(response, received: int) -> bytes:
+        try:
+            return response.read1(CHUNK_BYTES)  # what has arrived: a reset loses no read bytes
+        except (OSError, http.client.HTTPException) as e:  # reset, timeout, IncompleteRead
+            raise _Retry(f"connection lost after {received:,} bytes ({short_error(e)})") from None

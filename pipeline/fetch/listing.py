@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..access_errors import explained_access_errors
-from .https import (GZIP_MAGIC, CrawlNotFound, FetchError, FetchStats, HttpsFetcher, NotOnServer, RetryPolicy,
-                    short_error)
+from .checks import GZIP_MAGIC, BadContent, FileCheck, check_gzip
+from .errors import CrawlNotFound, FetchError, NotOnServer, short_error
+from .https import FetchStats, HttpsFetcher, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,21 @@ def parse_listing(data: bytes, source: str) -> list[str]:
     return entries
 
 
+def _check_listing_file(path: Path) -> None:
+    try:
+        parse_listing(path.read_bytes(), path.name)
+    except FetchError as e:  # an error page served as the listing: never cached
+        raise BadContent(str(e)) from None
+
+
+def _check_downloaded_listing(path: Path) -> None:
+    check_gzip(path)
+    _check_listing_file(path)
+
+
+LISTING_FILE = FileCheck(downloaded=_check_downloaded_listing, cached=_check_listing_file)
+
+
 def crawl_of(entry: str) -> str:
     return entry.split("/")[1]
 
@@ -143,7 +159,7 @@ def _listing_entries(request: CrawlRequest, crawl: Optional[str],
         where = f"{S3_ROOT}/{listing_path(crawl)}"
         return parse_listing(_read_any_path(where), where), where
     try:
-        local, _ = fetcher.fetch(listing_path(crawl))
+        local, _ = fetcher.fetch(listing_path(crawl), LISTING_FILE)
     except NotOnServer as e:
         raise CrawlNotFound(f"no {listing_path(crawl)} at {fetcher.base_url} (HTTP {e.code}): is {crawl} a crawl id? "
                             "Crawls are listed at https://index.commoncrawl.org/collinfo.json") from None
@@ -203,6 +219,8 @@ def _fetch_all(fetcher: HttpsFetcher, chosen: list[str], stats: FetchStats) -> l
 
 
 def format_fetch_line(report: dict) -> str:
+    evicted = report.get("evicted", 0)  # reports from before the content check lack it
     return (f"fetch ({report['source']}, {report['crawl']} entries {report['segments']}): {report['files']} WET "
             f"file(s), {report['downloaded']} downloaded ({report['bytes']:,} bytes), {report['from_cache']} from "
-            f"cache, {report['retries']} retries, {report['resumed']} resumed")
+            f"cache, {report['retries']} retries, {report['resumed']} resumed"
+            + (f", {evicted} evicted from the cache (failed their check)" if evicted else ""))

@@ -14,7 +14,8 @@ Then the length cap (``too-long-filter``) as for WET, and the same rule profiles
 Bad input is handled by the record loop the WET reader uses (``records/record_loop.py``):
 data that is not a record is counted (``unparseable-data``) and skipped to the next
 record; a read error ends the file (``read-error``) keeping the pages before it; a file
-that cannot be opened is ``skipped-file:unreadable``; a non-chunked gzip is re-read as one
+that cannot be opened is ``skipped-file:unreadable``, a local FIFO, socket or device
+``skipped-file:not_regular_file`` (never opened); a non-chunked gzip is re-read as one
 stream. A page is kept whatever its record's Content-Length. Counts go under
 ``split-warc-file/`` (the run report's ``pages_read`` adds its ``passed`` to the WET
 reader's); per record, what is not a page is counted there (``filtered:not_response``,
@@ -44,6 +45,7 @@ from c4forge.cleaning_rules.urls import normalize_url
 from ..records.read_errors import describe_error
 from ..records.record_loop import RecordLoop
 from .beam_files import open_input
+from .skipped_files import regular_files_only
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def read_warc_pages(
     """Pages of the HTML response records of one WARC file (bad input counted, never raised)."""
     loop = RecordLoop(path, open_file, counters, SPLIT_WARC_FILE, logger)
     pages = loop.pages(lambda: _WarcRecordPages(counters, extractor, profile.max_page_length))
-    return loop.guarded(pages, passes_through=(html_text.ExtractorUnavailable,))
+    return loop.guarded(regular_files_only(loop, pages), passes_through=(html_text.ExtractorUnavailable,))
 
 
 class _WarcRecordPages:

@@ -32,6 +32,7 @@ from ..records.body_lines import iter_body_blocks
 from ..records.record_loop import RecordLoop
 from ..records.utf8 import check_utf8
 from .beam_files import open_input
+from .skipped_files import count_skipped_file, regular_files_only
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def read_wet_pages(
     """Pages of one WET file that pass parsing and the length cap (TFDS stages 6-7)."""
     loop = RecordLoop(path, open_file, counters, SPLIT_WET_FILE, logger,
                       hold_pages=not profile.wet_quirks, body_read_whole=True)
-    return loop.guarded(_pages(loop, profile, counters))
+    return loop.guarded(regular_files_only(loop, _pages(loop, profile, counters)))
 
 
 def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Page]:
@@ -53,6 +54,7 @@ def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Pa
         check = check_utf8(loop.open)
         if check.bad_at is not None:
             loop.count("skipped-file:invalid_utf8")
+            count_skipped_file(counters, "invalid_utf8", loop.path)
             logger.error(
                 "%s: invalid UTF-8 at decompressed byte %d, in the record at %s; "
                 "file skipped, as TFDS's strict per-file decoding would fail it "

@@ -87,3 +87,41 @@ def test_number_of_buckets():
     assert sharding.Sharding(num_shards=4).number_of_buckets("train", 5, 10, 16) == 4
     with pytest.raises(ValueError):
         sharding.Sharding(num_shards=4, target_shard_bytes=10)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def test_a_file_read_whole_must_have_the_manifests_size_and_sha256(tmp_path):
+    import hashlib
+
+    from c4forge.corpus.manifest import CorpusError, FileEntry, VerifyingReader
+
+    path = tmp_path / "shard"
+    path.write_bytes(b"0123456789" * 100)
+    entry = FileEntry(1000, hashlib.sha256(path.read_bytes()).hexdigest())
+    with VerifyingReader(open(path, "rb"), entry, str(path)) as f:
+        while f.read(64):
+            pass
+    path.write_bytes(b"0123456789" * 99 + b"012345678X")  # same size, one byte changed
+    with VerifyingReader(open(path, "rb"), entry, str(path)) as f, pytest.raises(CorpusError, match="manifest"):
+        while f.read(64):
+            pass
+    with VerifyingReader(open(path, "rb"), entry, str(path)) as f:
+        f.read(10)  # a reader that stops early checks nothing
+
+
+def test_manifest_round_trip_and_refusals():
+    from c4forge.corpus.manifest import CorpusError, Dataset, FileEntry, Manifest
+
+    manifest = Manifest("run", "2026-12-03 08:00 UTC", "c4-en-3.1.0",
+                        (Dataset("jsonl", "en", {"train": (3, ("c4-train.00000-of-00001.json.gz",)),
+                                                 "validation": (0, ())}),),
+                        {"en/c4-train.00000-of-00001.json.gz": FileEntry(10, "ab" * 32)})
+    again = Manifest.from_json(manifest.to_json(), "m")
+    assert again == manifest and again.dataset("en").shard_paths("train") == ["en/c4-train.00000-of-00001.json.gz"]
+    assert again.dataset("en").shard_paths("validation") == [] and again.dataset("c4/en/3.1.0") is None
+    with pytest.raises(CorpusError, match="not a readable c4forge manifest"):
+        Manifest.from_json(b"{", "m")
+    with pytest.raises(CorpusError, match="version"):
+        Manifest.from_json(manifest.to_json().replace(b'"c4forge_manifest": 1', b'"c4forge_manifest": 9'), "m")

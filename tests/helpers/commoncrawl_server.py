@@ -30,6 +30,8 @@ class Fault:
     reset: bool = False  # with cut_after: close with a TCP reset instead of a clean FIN
     serve_first: Optional[int] = None  # serve a truncated file: this many bytes, length headers to match
     flip_byte_at: Optional[int] = None  # corrupt one byte of the body (same length)
+    body: Optional[bytes] = None  # answer 200 with these bytes instead of the file (an error page)
+    trickle: Optional[tuple[int, float]] = None  # (bytes, seconds): send that many bytes, wait, and so on
 
 
 class FakeCommonCrawl:
@@ -98,9 +100,9 @@ class FakeCommonCrawl:
                 if fault.status:
                     retry_after = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
                     return self._empty(fault.status, retry_after)
-                if path not in site.files:
+                if path not in site.files and fault.body is None:
                     return self.send_error(404)
-                data = site.files[path]
+                data = site.files[path] if fault.body is None else fault.body
                 etag = '"%s"' % hashlib.md5(data).hexdigest()  # of the real file: faults happen in transit
                 data = self._damaged(data, fault)
                 start = 0
@@ -135,12 +137,21 @@ class FakeCommonCrawl:
                 if start:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 self.end_headers()
+                if fault.trickle is not None:
+                    return self._trickle(body, *fault.trickle)
                 if fault.cut_after is None:
                     self.wfile.write(body)
                     return
                 self.wfile.write(body[: fault.cut_after])
                 self.wfile.flush()
                 self._close(reset=fault.reset)
+
+            def _trickle(self, body: bytes, size: int, pause_s: float) -> None:
+                """Never idle long enough for a read timeout, never done in time."""
+                for at in range(0, len(body), size):
+                    self.wfile.write(body[at:at + size])
+                    self.wfile.flush()
+                    time.sleep(pause_s)
 
             def _close(self, reset: bool) -> None:
                 if reset:  # SO_LINGER 0: close() sends RST, the client sees a reset connection

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from c4forge import cli
 from c4forge.corpus.example import iter_tfrecord_examples
 
 from conftest import BADWORDS_DIR, REALWEB_COUNTERS, REALWEB_EXPECTED, REALWEB_WET, require_shared
+from helpers.builds import file_digests, manifest_of_shards
 
 pytestmark = pytest.mark.slow
 
@@ -21,11 +21,6 @@ def build(out: Path, *extra: str) -> int:
     require_shared()
     return cli.main(["build", "--input", str(REALWEB_WET), "--output", str(out),
                      "--badwords-dir", str(BADWORDS_DIR), *extra])
-
-
-def file_digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "c4forge-report.json"}
 
 
 def expected_documents() -> dict[str, dict]:
@@ -84,6 +79,7 @@ def test_other_runners_write_byte_identical_shards(in_process_build, tmp_path, r
     out = tmp_path / "build"
     assert build(out, "--format", "both", *runner_args) == 0
     assert file_digests(out) == file_digests(in_process_build)
+    assert manifest_of_shards(out) == manifest_of_shards(in_process_build)
 
 
 def test_shard_count_does_not_change_documents(in_process_build, tmp_path):

@@ -7,9 +7,12 @@ slept where the test is about their length.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
+import os
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,8 +20,9 @@ import pytest
 
 from c4forge import cli
 from c4forge.pipeline import fetch
-from c4forge.pipeline.fetch import FetchError, FetchStats, HttpsFetcher, RetryPolicy
+from c4forge.pipeline.fetch import CacheNotWritable, FetchError, FetchStats, HttpsFetcher, RetryPolicy, cache
 
+from helpers.builds import file_digests
 from helpers.commoncrawl_server import FakeCommonCrawl, Fault, listing
 from conftest import BADWORDS_DIR, SHARED, require_shared
 
@@ -28,6 +32,8 @@ REALWEB = f"crawl-data/{CRAWL}/segments/1555578517558.8/wet/realweb-dev.warc.wet
 WHIRLWIND = f"crawl-data/{CRAWL}/segments/1555578517558.8/wet/commoncrawl-whirlwind.warc.wet.gz"
 REALWEB_FILE = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 WHIRLWIND_FILE = SHARED / "data" / "warc-samples" / "commoncrawl-whirlwind.warc.wet.gz"
+# What a CDN may answer with 200: gzip, but not WARC.
+HTML_ERROR_PAGE = gzip.compress(b"<!DOCTYPE html>\n<html><body><h1>503 Service Unavailable</h1></body></html>\n")
 
 
 class RecordedSleep:
@@ -164,8 +170,9 @@ def test_a_partial_file_from_a_killed_run_is_resumed(site, tmp_path):
     assert fetcher.stats.resumed == 1
 
 
-@pytest.mark.parametrize("fault", [Fault(serve_first=1500), Fault(flip_byte_at=1000)], ids=["truncated", "flipped"])
-def test_a_body_of_the_announced_length_that_does_not_gunzip_is_discarded_and_fetched_again(site, tmp_path, fault):
+@pytest.mark.parametrize("fault", [Fault(serve_first=1500), Fault(flip_byte_at=1000), Fault(body=HTML_ERROR_PAGE)],
+                         ids=["truncated", "flipped", "html-error-page"])
+def test_a_body_of_the_announced_length_that_fails_its_check_is_discarded_and_fetched_again(site, tmp_path, fault):
     site.script(WHIRLWIND, fault)
     fetcher, _ = fetcher_for(site, tmp_path)
     path, _ = fetcher.fetch(WHIRLWIND)
@@ -215,12 +222,97 @@ def test_cached_files_are_not_fetched_again(site, tmp_path):
     assert len(site.requests_for(WHIRLWIND)) == 1
 
 
+# --- only real WET is cached; a full disk, a deadline ------------------------------------------
+
+def cache_leftovers(cache_dir: Path, entry: str) -> list[str]:
+    """What the cache holds in ``entry``'s folder beside its lock file."""
+    folder = (cache_dir / entry).parent
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock")) if folder.is_dir() else []
+
+
+def test_a_200_answer_that_is_gzipped_html_is_never_cached(site, tmp_path, capsys):
+    site.script(WHIRLWIND, *[Fault(body=HTML_ERROR_PAGE)] * 3)
+    code = crawl_build(site, tmp_path / "out", tmp_path / "cache", "--segments", "1", "--fetch-attempts", "3")
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("c4forge: error:")]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err
+    assert f"{WHIRLWIND}: gave up after 3 attempts; last: not a WARC file" in errors[0]
+    assert "is --cc-base-url" in errors[0]  # what to do
+    assert [status for _, status, _ in site.requests_for(WHIRLWIND)] == [200, 200, 200]
+    assert cache_leftovers(tmp_path / "cache", WHIRLWIND) == []
+    assert not (tmp_path / "out" / "c4forge-report.json").exists()
+
+
+def test_a_cached_file_that_is_not_warc_is_evicted_and_fetched_again(site, tmp_path):
+    fetcher, _ = fetcher_for(site, tmp_path)
+    cached = fetcher.cached_path(WHIRLWIND)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(HTML_ERROR_PAGE)  # cached by a version without the WARC check
+    path, from_cache = fetcher.fetch(WHIRLWIND)
+    assert not from_cache and path.read_bytes() == WHIRLWIND_FILE.read_bytes()
+    assert fetcher.stats.evicted == 1 and len(site.requests_for(WHIRLWIND)) == 1
+    assert fetcher.fetch(WHIRLWIND)[1] is True  # the real file stays
+    assert fetcher.stats.evicted == 1 and len(site.requests_for(WHIRLWIND)) == 1
+
+
+def test_a_cached_listing_that_is_not_a_listing_is_evicted(site, tmp_path):
+    (tmp_path / LISTING).parent.mkdir(parents=True)
+    (tmp_path / LISTING).write_bytes(HTML_ERROR_PAGE)
+    request = fetch.CrawlRequest(segments="0", crawl=CRAWL, base_url=site.base_url, cache_dir=tmp_path,
+                                 policy=RetryPolicy(backoff_s=0, sleep=lambda s: None))
+    inputs = fetch.resolve_crawl_inputs(request)
+    assert inputs.report["evicted"] == 1 and inputs.report["listing_entries"] == 2
+    assert "1 evicted from the cache" in fetch.format_fetch_line(inputs.report)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT], ids=["ENOSPC", "EDQUOT"])
+def test_a_full_disk_is_one_line_without_retry_or_part_file(site, tmp_path, monkeypatch, code):
+    written = []
+
+    def write_then_fill_up(self, f, chunk):
+        if written:
+            raise OSError(code, os.strerror(code))
+        written.append(len(chunk))
+        f.write(chunk)
+
+    monkeypatch.setattr(cache.PartialFile, "write", write_then_fill_up)
+    site.script(REALWEB, Fault(trickle=(256 * 1024, 0.01)))  # several reads, so the second write fails
+    fetcher, sleep = fetcher_for(site, tmp_path)
+    with pytest.raises(CacheNotWritable) as failure:
+        fetcher.fetch(REALWEB)
+    message = str(failure.value)
+    assert "\n" not in message and str(tmp_path / "cache") in message
+    assert ("no space left" if code == errno.ENOSPC else "quota") in message and "--cache-dir" in message
+    assert len(site.requests_for(REALWEB)) == 1 and sleep.waits == [] and fetcher.stats.retries == 0
+    assert cache_leftovers(tmp_path / "cache", REALWEB) == []  # no .part, no .part.json
+
+
+def test_a_server_that_trickles_bytes_is_given_up_at_the_deadline_and_resumed_later(site, tmp_path):
+    site.script(REALWEB, Fault(trickle=(4096, 0.02)))  # about 200 KB/s: never idle for the 2 s read timeout
+    fetcher, _ = fetcher_for(site, tmp_path, deadline_s=0.6, sleep=time.sleep)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"gave up past the per-file deadline of 0.6 s \(--fetch-deadline\)") as e:
+        fetcher.fetch(REALWEB)
+    assert time.monotonic() - started < 3
+    part = fetcher.cached_path(REALWEB).with_name(Path(REALWEB).name + ".part")
+    assert 0 < part.stat().st_size < REALWEB_FILE.stat().st_size and "run again to resume it" in str(e.value)
+    assert not fetcher.cached_path(REALWEB).exists()
+    have = part.stat().st_size
+    path, _ = HttpsFetcher(site.base_url, tmp_path / "cache", RetryPolicy(), FetchStats()).fetch(REALWEB)
+    assert sha256(path.read_bytes()) == sha256(REALWEB_FILE.read_bytes())
+    assert site.requests_for(REALWEB)[-1][:2] == (f"bytes={have}-", 206)  # the next run resumed it
+
+
+def test_a_wait_past_the_deadline_is_not_slept(site, tmp_path):
+    site.script(WHIRLWIND, Fault(status=503, retry_after="120"))
+    fetcher, sleep = fetcher_for(site, tmp_path, deadline_s=60.0)
+    with pytest.raises(FetchError, match=r"next try would pass the per-file deadline of 60 s \(--fetch-deadline\); "
+                                         r"last: HTTP 503"):
+        fetcher.fetch(WHIRLWIND)
+    assert sleep.waits == []
+
+
 # --- c4forge build --crawl, end to end -------------------------------------------------------
-
-def file_digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): sha256(p.read_bytes())
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "c4forge-report.json"}
-
 
 @pytest.fixture(scope="module")
 def local_build(tmp_path_factory) -> Path:

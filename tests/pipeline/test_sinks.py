@@ -196,9 +196,19 @@ def test_output_is_byte_identical_across_order_bundles_and_workers(base_run, shu
     assert hashes_a == hashes_b
 
     def without_paths(s):
-        return {k: v for k, v in s.items() if k not in ("directory", "files")}
+        digests = {Path(path).name: digest for path, digest in s["file_digests"].items()}
+        return {**{k: v for k, v in s.items() if k not in ("directory", "files", "file_digests")}, "digests": digests}
 
     assert {k: without_paths(s) for k, s in summaries_a.items()} == {k: without_paths(s) for k, s in summaries_b.items()}
+
+
+def test_summaries_give_each_files_size_and_sha256_for_the_manifest(base_run):
+    _, summaries = base_run
+    listed = {path: digest for s in summaries.values() for path, digest in s["file_digests"].items()}
+    assert any(path.endswith("dataset_info.json") for path in listed) and len(listed) > 10
+    for path, (size, sha256) in listed.items():
+        data = Path(path).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (size, sha256), path
 
 
 def test_dataset_info_matches_the_registered_c4_builder(base_run, tmp_path):

@@ -13,6 +13,7 @@ from c4forge.pipeline import spill
 from c4forge.pipeline.spill import SpillConfig
 
 from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
+from helpers.builds import file_digests, manifest_of_shards
 
 
 def handmade_pairs() -> list[tuple]:
@@ -126,11 +127,6 @@ def build(out: Path, *extra: str) -> int:
                      "--badwords-dir", str(BADWORDS_DIR), "--format", "both", *extra])
 
 
-def file_digests(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != "c4forge-report.json"}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [["--num-shards", "3"], ["--dedup", "spans"]],
                          ids=["lines-3-shards", "spans"])
@@ -141,6 +137,7 @@ def test_spilled_build_is_byte_identical_and_leaves_no_files(tmp_path, extra):
     in_memory = file_digests(tmp_path / "memory")
     assert any(name.endswith("dataset_info.json") for name in in_memory)
     assert file_digests(tmp_path / "spilled") == in_memory
+    assert manifest_of_shards(tmp_path / "spilled") == manifest_of_shards(tmp_path / "memory")
     assert list(spill_dir.iterdir()) == []  # the run's directory, files and all, is removed
 
 

@@ -9,9 +9,7 @@ to stay fast on two cores, and --cpu-threads 1 (a busy CPU makes intra-op thread
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,59 +29,11 @@ from c4forge.pretrain.span_corruption import corrupt
 from c4forge.pretrain.token_cache import build_token_store, cache_dir
 from c4forge.pretrain.vocab import load_vocab
 from c4forge.corpus.reader import find_corpus
+from helpers.corpora import write_jsonl_corpus as write_corpus
+from helpers.pretraining import CHILD_ENV, Realweb, pretrain, train_records, validation_records
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
-CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-             "TF_CPP_MIN_LOG_LEVEL": "2"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Realweb:
-    corpus: Path
-    vocab: Path
-    cache: Path
-    root: Path
-
-    def args(self, output: Path, *extra: str) -> list[str]:
-        """Shared flags of the runs below (``extra`` wins over them)."""
-        return ["--corpus", str(self.corpus), "--vocab", str(self.vocab), "--output", str(output),
-                "--token-cache", str(self.cache), "--model", "tiny", "--inputs-length", "128",
-                "--num-workers", "0", "--cpu-threads", "1", "--holdout-fraction", "0.1", "--eval-rows", "64",
-                "--no-tensorboard", *extra]
-
-
-def train_vocabulary(corpus: Path, directory: Path) -> None:
-    """A tiny T5-layout vocabulary (pad 0, eos 1, unk 2, no bos) until `c4forge vocab` exists."""
-    import sentencepiece as spm
-
-    lines = [line for ex in find_corpus(corpus).iter_examples("train") for line in ex["text"].split("\n") if line.strip()]
-    directory.mkdir(parents=True)
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_prefix=str(directory / "spiece"),
-                                   vocab_size=1000, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, model_type="unigram",
-                                   num_threads=2, minloglevel=2)
-
-
-@pytest.fixture(scope="module")
-def realweb(tmp_path_factory, realweb_noblocklist_build) -> Realweb:
-    root = tmp_path_factory.mktemp("pretrain")
-    corpus = realweb_noblocklist_build
-    train_vocabulary(corpus, root / "vocab")
-    return Realweb(corpus, root / "vocab", root / "token-cache", root)
-
-
-def pretrain(realweb: Realweb, output: Path, *extra: str) -> int:
-    return cli.main(["pretrain", *realweb.args(output, *extra)])
-
-
-def train_records(output: Path) -> list[dict]:
-    return [r for r in read_jsonl(output / "logs" / "train.jsonl") if r["split"] == "train"]
-
-
-def validation_records(output: Path) -> list[dict]:
-    return [r for r in read_jsonl(output / "logs" / "train.jsonl") if r["split"] == "validation"]
-
-
 def test_token_cache_is_raw_sentencepiece_without_eos_and_is_reused(realweb):
     vocab = load_vocab(realweb.vocab)
     corpus = find_corpus(realweb.corpus)
@@ -286,13 +236,9 @@ def test_two_ddp_processes_train_like_one(realweb, tmp_path):
 def write_jsonl_corpus(source: Path, directory: Path) -> None:
     """allenai layout with a real validation split: realweb's first 250 docs in 3 train shards,
     the other 40 in one validation shard."""
-    examples = list(find_corpus(source).iter_examples("train"))
-    directory.mkdir(parents=True)
-    files = [("train", i, 3, examples[i * 84:min((i + 1) * 84, 250)]) for i in range(3)]
-    for split, index, count, part in files + [("validation", 0, 1, examples[250:])]:
-        with gzip.open(directory / f"c4-{split}.{index:05d}-of-{count:05d}.json.gz", "wt", encoding="utf-8") as out:
-            for ex in part:
-                out.write(json.dumps({"text": ex["text"], "timestamp": ex["timestamp"], "url": ex["url"]}) + "\n")
+    examples = [{k: ex[k] for k in ("text", "timestamp", "url")} for ex in find_corpus(source).iter_examples("train")]
+    write_corpus(directory, {"train": [examples[i * 84:min((i + 1) * 84, 250)] for i in range(3)],
+                             "validation": [examples[250:]]})
 
 
 def test_a_validation_split_is_used_when_the_corpus_has_one(realweb, tmp_path):

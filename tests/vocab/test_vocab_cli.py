@@ -3,7 +3,6 @@ Beam sampler writing the same sample as the local one (shared real-web corpus)."
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from c4forge import cli
 from c4forge.tokenizer_training import evaluation
 from c4forge.corpus.reader import find_corpus
+from helpers.corpora import write_jsonl_corpus as write_corpus
 from c4forge.tokenizer_training.hf_export import load_hf_tokenizer
 from c4forge.tokenizer_training.sampling import measure_sample, read_sample_info, write_sample
 
@@ -30,14 +30,10 @@ def write_jsonl_corpus(root: Path, train_docs: int, validation_docs: int = 0) ->
                  for _ in range(rng.randrange(2, 8))]
         return {"url": f"http://site{i}.example/page", "text": "\n".join(lines), "timestamp": "2019-04-01T00:00:00Z"}
 
-    directory = root / "en"
-    directory.mkdir(parents=True)
-    for split, count, offset in (("train", train_docs, 0), ("validation", validation_docs, train_docs)):
-        if count:
-            with gzip.open(directory / f"c4-{split}.00000-of-00001.json.gz", "wt", encoding="utf-8") as out:
-                for i in range(offset, offset + count):
-                    out.write(json.dumps(doc(i)) + "\n")
-    return root
+    shards = {"train": [[doc(i) for i in range(train_docs)]]}
+    if validation_docs:
+        shards["validation"] = [[doc(i) for i in range(train_docs, train_docs + validation_docs)]]
+    return write_corpus(root, shards)
 
 
 def vocab(corpus: Path, output: Path, *extra: str) -> int:
