@@ -257,10 +257,12 @@ def child_main(argv: Sequence[str]) -> int:
     else:
         result = run()
     cpu2, wall2 = self_and_children_cpu(), time.perf_counter()
+    shuffle = None
     if a.impl == "reference":
         docs, counters = result.documents, result.counters
     else:
-        counters = json.loads((output / "c4forge-report.json").read_text())["counters"]
+        report = json.loads((output / "c4forge-report.json").read_text())
+        counters, shuffle = report["counters"], report.get("shuffle")
         docs = _c4forge_docs(output) if a.docs else []
     if a.docs:
         _write_docs(a.out / "docs.jsonl", docs)
@@ -270,6 +272,7 @@ def child_main(argv: Sequence[str]) -> int:
         "pages_read": counters.get("split-wet-file/passed", 0),
         "documents": len(docs) if a.docs else None,
         "counters": counters,
+        "shuffle": shuffle,  # c4forge's dedup group sizes (report "shuffle")
     }, indent=1))
     return 0
 
@@ -453,7 +456,7 @@ def stage_view(wet: Path, limit: int | None, profile_path: Path | None = None) -
 # Reports
 # =======================================================================================
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+def md_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     fmt = lambda r: "| " + " | ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) + " |"
@@ -496,7 +499,7 @@ def e2e_table(fl: dict, runs: dict, wet_stats: dict) -> str:
         row("WET MB(gz)/s/core", lambda c: gz_mb / c["cpu_s"], lambda v: f"{v:,.2f}", throughput=True),
         row("documents kept", lambda c: c.get("documents", 0), lambda v: f"{v:,}" if v else "", False, False),
     ]
-    return _md_table(header, rows)
+    return md_table(header, rows)
 
 
 def stage_table(sv: dict) -> str:
@@ -511,7 +514,7 @@ def stage_table(sv: dict) -> str:
                      f"{100 * a['cpu_s'] / tr:.1f}%", f"{b['cpu_s'] * 1000:,.0f}", f"{100 * b['cpu_s'] / to:.1f}%",
                      _ratio(a["cpu_s"], b["cpu_s"])])
     rows.append(["total", "", f"{tr * 1000:,.0f}", "100%", f"{to * 1000:,.0f}", "100%", _ratio(tr, to)])
-    return _md_table(["stage", "pages in->out", "TFDS ms", "TFDS %", "c4forge ms", "c4forge %", "TFDS / c4forge"], rows)
+    return md_table(["stage", "pages in->out", "TFDS ms", "TFDS %", "c4forge ms", "c4forge %", "TFDS / c4forge"], rows)
 
 
 def memory_table(rows: list[dict]) -> str:
@@ -529,7 +532,7 @@ def memory_table(rows: list[dict]) -> str:
                     f"{r['wall_s']:,.1f}", f"{r['maxrss_mb']:,.0f}", f"{r['tree_peak_rss_mb']:,.0f}",
                     _ratio(r["maxrss_mb"], b["maxrss_mb"]), _ratio(r["cpu_s"], b["cpu_s"]),
                     _ratio(r["cpu_s"], vs_memory["cpu_s"]) if vs_memory else ""])
-    return _md_table(["input", "shuffle", "records", "MB gz", "CPU s", "wall s", "peak RSS MB", "tree RSS MB",
+    return md_table(["input", "shuffle", "records", "MB gz", "CPU s", "wall s", "peak RSS MB", "tree RSS MB",
                       "RSS / 1x", "CPU / 1x", "CPU / in-memory"], out)
 
 
@@ -541,14 +544,14 @@ def profile_summary(prof: Path, top: int, title: str) -> str:
     total = sum(v[2] for v in stats.stats.values())
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
     lines = [f"### {title}: top {top} by own time (total profiled own time {total:,.1f} s)", ""]
-    lines.append(_md_table(["own s", "%", "cum s", "calls", "function"], [
+    lines.append(md_table(["own s", "%", "cum s", "calls", "function"], [
         [f"{tt:,.2f}", f"{100 * tt / total:.1f}%", f"{ct:,.2f}", f"{nc:,}", _fname(fn)]
         for fn, (cc, nc, tt, ct, callers) in rows]))
     groups = collections.Counter()
     for fn, (cc, nc, tt, ct, callers) in stats.stats.items():
         groups[_group(fn)] += tt
     lines += ["", f"### {title}: own time by package", ""]
-    lines.append(_md_table(["package / module", "own s", "%"], [
+    lines.append(md_table(["package / module", "own s", "%"], [
         [g, f"{v:,.1f}", f"{100 * v / total:.1f}%"] for g, v in groups.most_common(18)]))
     return "\n".join(lines)
 

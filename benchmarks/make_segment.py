@@ -252,20 +252,20 @@ class RecordMaker:
                 f"{rng.randrange(60):02d}Z")
 
 
-def _uuid(*parts) -> str:
+def record_id(*parts) -> str:
     return str(uuid.UUID(bytes=hashlib.md5("/".join(map(str, parts)).encode()).digest(), version=4))
 
 
-def _record(headers: list[tuple[str, str]], body: bytes) -> bytes:
+def warc_record(headers: list[tuple[str, str]], body: bytes) -> bytes:
     head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
     return head.encode("utf-8") + f"Content-Length: {len(body)}\r\n\r\n".encode() + body + b"\r\n\r\n"
 
 
-def _block_digest(body: bytes) -> str:
+def block_digest(body: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
-def _gzip_member(data: bytes) -> bytes:
+def gzip_member(data: bytes) -> bytes:
     c = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
     return c.compress(data) + c.flush()
 
@@ -315,24 +315,24 @@ def make_segment(
                 f"isPartOf: {CRAWL}\r\n"
                 f"description: synthetic segment of {records} records from {source.name}, seed {seed}\r\n"
                 "format: WARC File Format 1.0\r\n").encode()
-        warcinfo = _record([("WARC-Type", "warcinfo"), ("WARC-Date", "2019-04-27T00:00:00Z"),
+        warcinfo = warc_record([("WARC-Type", "warcinfo"), ("WARC-Date", "2019-04-27T00:00:00Z"),
                             ("WARC-Filename", out.name[: -len(".gz")] + ".gz"),
-                            ("WARC-Record-ID", f"<urn:uuid:{_uuid(seed, records, 'warcinfo')}>"),
+                            ("WARC-Record-ID", f"<urn:uuid:{record_id(seed, records, 'warcinfo')}>"),
                             ("Content-Type", "application/warc-fields")], info)
-        f.write(_gzip_member(warcinfo))
+        f.write(gzip_member(warcinfo))
         raw_bytes += len(warcinfo)
         for index, e in enumerate(plan.entries):
             body = "\n".join(maker.text_lines(e.number, e.template)).encode("utf-8")
-            record = _record([
+            record = warc_record([
                 ("WARC-Type", "conversion"),
                 ("WARC-Target-URI", maker.url(e.number, e.template, e.variant)),
                 ("WARC-Date", maker.date(e.number, e.variant)),
-                ("WARC-Record-ID", f"<urn:uuid:{_uuid(seed, 'record', e.number, e.variant)}>"),
-                ("WARC-Refers-To", f"<urn:uuid:{_uuid(seed, 'response', e.number, e.variant)}>"),
-                ("WARC-Block-Digest", _block_digest(body)),
+                ("WARC-Record-ID", f"<urn:uuid:{record_id(seed, 'record', e.number, e.variant)}>"),
+                ("WARC-Refers-To", f"<urn:uuid:{record_id(seed, 'response', e.number, e.variant)}>"),
+                ("WARC-Block-Digest", block_digest(body)),
                 ("Content-Type", "text/plain"),
             ], body)
-            f.write(_gzip_member(record))
+            f.write(gzip_member(record))
             raw_bytes += len(record)
             langs[pages[e.template].lang] += 1
             expected_pages += has_text[e.template]

@@ -73,17 +73,22 @@ class DedupeUrls(GlobalStage):
     def __init__(self, mode: str):
         self.mode = mode  # urldedup.SELECTION_KEYS
 
-    def select(self, pages: Iterable[Page], counts: Counter) -> Page:
-        """The page kept of the pages of one normalized URL."""
+    def keep_best(self, pages: Iterable[Page], counts: Counter) -> Page:
+        """The page kept of some pages of one normalized URL; the others are counted as
+        removed. The pick is associative: bundles can pre-reduce their pages of a URL first."""
         best, candidates, chars = None, 0, 0
         for page in pages:
             candidates += 1
             chars += len(page.text)
             best = page if best is None else urldedup.select_page(best, page, self.mode)
-        counts[key(DUPLICATE_URL, "passed")] += 1
         counts[key(DUPLICATE_URL, "filtered")] += candidates - 1
         counts[chars_key(DUPLICATE_URL, "filtered")] += chars - len(best.text)
         return best
+
+    def select(self, pages: Iterable[Page], counts: Counter) -> Page:
+        """The page kept of all the pages of one normalized URL (counted as passed)."""
+        counts[key(DUPLICATE_URL, "passed")] += 1
+        return self.keep_best(pages, counts)
 
     def run_in_memory(self, pages, counts):
         by_url: dict[str, list[Page]] = {}

@@ -13,6 +13,7 @@ from typing import Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.cleaning_rules import language, mc4
@@ -26,6 +27,7 @@ from . import report as report_lib
 from .access_errors import explained_access_errors
 from .errors import BuildError
 from .fetch import resolve_crawl_inputs
+from .dedup import SHUFFLE_METRICS
 from .graph import build_c4
 from .inputs import expand_inputs
 from .files import is_local, write_file_atomically
@@ -179,6 +181,15 @@ def metric_counters(result) -> dict[str, int]:
     return counters
 
 
+def shuffle_sizes(result) -> dict[str, dict]:
+    """The dedup shuffles' group sizes (``dedup.SHUFFLE_METRICS``): groups, total and largest."""
+    sizes = {}
+    for m in result.metrics().query(MetricsFilter().with_namespace(SHUFFLE_METRICS))["distributions"]:
+        d = m.committed if m.committed is not None else m.attempted
+        sizes[m.key.metric.name] = {"groups": d.count, "total": d.sum, "largest": d.max}
+    return dict(sorted(sizes.items()))
+
+
 def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Optional[Sequence[str]] = None,
               fetch_report: Optional[Mapping] = None) -> dict:
     """Builds into a staging folder of ``config.output``, then publishes the whole build
@@ -251,6 +262,7 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
         "finished_at": finished_at,
         "run_id": run_id,
     })
+    report["shuffle"] = shuffle_sizes(result)
     if not_c4:
         report["warnings"] = [not_c4]
     if fetch_report is not None:

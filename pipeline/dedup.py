@@ -3,8 +3,14 @@
 Each transform takes its stage object (``cleaning_rules/chain.py``), whose methods are the
 pure per-page and per-key steps; the transform only decides what travels where. The result
 is the stage's ``run_in_memory`` result, whatever the bundling, sharding or worker count
-(``tests/test_graph_batching.py``). ``spill`` (``--spill-dir``, local runner only) sends the
-shuffles through files (``pipeline/spill.py``).
+(``tests/pipeline/test_graph_batching.py``). ``spill`` (``--spill-dir``, local runner only)
+sends the shuffles through files (``pipeline/spill.py``).
+
+Skew is bounded by pre-reducing in each bundle before a shuffle, with the same associative
+pick as after it: a URL captured thousands of times travels as one page per bundle (its
+newest), a line found on millions of pages as one owner record per bundle (its smallest
+owner), so no group grows with how often a key repeats. The largest groups are published as
+Beam distributions (namespace ``c4forge-shuffle``), which the benchmark prints.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from c4forge.cleaning_rules import chain as chain_lib
@@ -28,6 +35,9 @@ MAX_LINE_DEDUP_SHARDS = 1 << 18
 OWNER_RECORDS = "owner_records"
 # A bundle's owner records are handed on once they reach this size (bounds the buffer).
 OWNER_RECORDS_FLUSH_BYTES = 32 << 20
+# A bundle holds pages for URL pre-reduction up to this much text, then hands them on.
+URL_PREREDUCE_BYTES = 16 << 20
+SHUFFLE_METRICS = "c4forge-shuffle"
 
 
 def line_dedup_shards(num_files: int) -> int:
@@ -60,30 +70,66 @@ def global_stage_transform(stage: chain_lib.GlobalStage, num_files: int,
 
 # --- URL dedup --------------------------------------------------------------------------------
 
+class _KeepBestPageOfEachUrlInBundle(CountingDoFn):
+    """(normalized URL, page) with a bundle's pages of one URL reduced to its best, held up to
+    ``max_bytes`` of text (then handed on, so memory stays bounded)."""
+
+    def __init__(self, stage: chain_lib.DedupeUrls, max_bytes: int):
+        self._stage = stage
+        self._max_bytes = max_bytes
+
+    def start_bundle(self):
+        super().start_bundle()
+        self._best: dict[str, object] = {}
+        self._held_bytes = 0
+
+    def process(self, page):
+        url = page.normalized_url
+        held = self._best.get(url)
+        best = page if held is None else self._stage.keep_best((held, page), self.counts)
+        self._best[url] = best
+        self._held_bytes += len(best.text) - (len(held.text) if held is not None else 0)
+        if self._held_bytes > self._max_bytes:
+            yield from self._hand_on()
+
+    def finish_bundle(self):
+        for url_and_page in self._hand_on():
+            yield GlobalWindows.windowed_value(url_and_page)
+        super().finish_bundle()
+
+    def _hand_on(self) -> list:
+        held, self._best, self._held_bytes = self._best, {}, 0
+        return list(held.items())
+
+
 class _SelectPage(CountingDoFn):
     def __init__(self, stage: chain_lib.DedupeUrls):
         self._stage = stage
+        self._group_pages = Metrics.distribution(SHUFFLE_METRICS, "url-group-pages")
 
     def process(self, url_and_pages):
-        yield self._stage.select(url_and_pages[1], self.counts)
+        pages = list(url_and_pages[1])
+        self._group_pages.update(len(pages))
+        yield self._stage.select(pages, self.counts)
 
 
 class DedupeUrls(beam.PTransform):
-    """One page per normalized URL.
+    """One page per normalized URL: each bundle's pages of a URL pre-reduced to the best, then
+    grouped by URL. (Not Beam's lifted CombinePerKey: its cache holds up to 100,000 whole
+    pages; the pre-reduction here is bounded by bytes.)"""
 
-    A GroupByKey, not a lifted CombinePerKey: almost every URL is distinct, so a
-    pre-combine would save no shuffle but hold up to 100,000 whole pages in its cache.
-    """
-
-    def __init__(self, stage: chain_lib.DedupeUrls, spill: Optional[SpillConfig] = None):
+    def __init__(self, stage: chain_lib.DedupeUrls, spill: Optional[SpillConfig] = None,
+                 prereduce_bytes: int = URL_PREREDUCE_BYTES):
         super().__init__()
         self._stage = stage
         self._spill = spill
+        self._prereduce_bytes = prereduce_bytes
 
     def expand(self, pages):
         return (
             pages
-            | "KeyByNormalizedUrl" >> beam.Map(lambda p: (p.normalized_url, p))
+            | "KeepBestPerUrlInBundle" >> beam.ParDo(_KeepBestPageOfEachUrlInBundle(self._stage,
+                                                                                   self._prereduce_bytes))
             | "GroupByNormalizedUrl" >> spill_lib.group_by_key(self._spill)
             | "SelectPage" >> beam.ParDo(_SelectPage(self._stage))
         )
@@ -122,7 +168,10 @@ class _HashPageLines(beam.DoFn):
 
     def _drain(self):
         records, self._records, self._buffered = b"".join(self._records), [], 0
-        return dedup.split_records(records, self._shards, by="line").items() if records else ()
+        if not records:
+            return ()
+        # The bundle's own winner of each line first: a line on many pages costs one record.
+        return dedup.split_records(dedup.pick_line_owners(records), self._shards, by="line").items()
 
 
 class _PickLineOwners(beam.DoFn):
@@ -130,9 +179,12 @@ class _PickLineOwners(beam.DoFn):
 
     def __init__(self, shards: int):
         self._shards = shards
+        self._group_bytes = Metrics.distribution(SHUFFLE_METRICS, "line-group-bytes")
 
     def process(self, shard_and_batches):
-        winners = dedup.pick_line_owners(b"".join(shard_and_batches[1]))
+        records = b"".join(shard_and_batches[1])
+        self._group_bytes.update(len(records))
+        winners = dedup.pick_line_owners(records)
         if winners:
             yield from dedup.split_records(winners, self._shards, by="owner").items()
 

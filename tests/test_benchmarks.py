@@ -1,6 +1,7 @@
 """Smoke test of the C4 benchmark (benchmarks/make_segment.py, benchmarks/c4_benchmark.py)
 on a ~200-record synthetic segment: the generator's file is well-formed and deterministic,
-both stage-view chains and both end-to-end runs keep the same documents."""
+both stage-view chains and both end-to-end runs keep the same documents; and of the skew
+benchmark (benchmarks/skew_benchmark.py): hot keys leave the largest groups as they were."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import zlib
 
 import pytest
 
-from conftest import REPO
+from conftest import REALWEB_WET, REPO
 
 ROOT = REPO
-SHARED = ROOT.parent / "shared"
-REALWEB_WET = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
 RECORDS = 200
 
 pytestmark = pytest.mark.slow
@@ -118,3 +117,21 @@ def test_stage_view_and_end_to_end_agree(bench, segment, tmp_path):
         assert run["cpu_s"] > 0 and run["maxrss_mb"] > 0
     table = c4_benchmark.e2e_table(c4_benchmark.floor(path), runs, stats)
     assert "pages/s/core" in table and "reference / c4forge" in table
+
+
+def test_skewed_segment_keeps_tfds_documents_and_groups_do_not_grow_with_hot_keys(bench, tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import skew_benchmark
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    monkeypatch.setenv("C4FORGE_BENCH_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "skew.json"
+    assert skew_benchmark.main(["--records", str(RECORDS), "--hot-shares", "0.1,0.5", "--captures", "50,500",
+                                "--long-page-lines", "20000", "--json", str(out)]) == 0  # 0: identical to TFDS
+    import json
+
+    small, large = json.loads(out.read_text())["rows"]
+    assert large["hot_pages"] == 5 * small["hot_pages"] and large["captures"] == 10 * small["captures"]
+    assert large["largest_url_group_pages"] == small["largest_url_group_pages"] == 1
+    assert large["largest_line_group_bytes"] <= small["largest_line_group_bytes"] + 32 * 4

@@ -109,3 +109,46 @@ def test_beam_graph_keeps_what_the_rule_chain_keeps_in_memory():
     as_rows = sorted((split, page.url, page.text) for split, page in _COLLECTED)
     assert as_rows == sorted((split, page.url, page.text) for split, page in expected)
     assert {k: v for k, v in got.items() if v} == {k: v for k, v in counts.items() if v}
+
+
+def run_stage_with_distributions(pages, stage):
+    """``run_stage``, plus the shuffle distributions as {name: (count, sum, max)}."""
+    _COLLECTED.clear()
+    with beam.Pipeline(runner="FnApiRunner", options=PipelineOptions()) as p:
+        _ = p | beam.Create(pages, reshuffle=False) | stage | beam.Map(_collect)
+    found = {}
+    for result in p.result.metrics().query()["distributions"]:
+        d = result.committed
+        found[result.key.metric.name] = (d.count, d.sum, d.max)
+    return list(_COLLECTED), found
+
+
+def skewed_pages(hot_pages: int) -> list:
+    """Pages with a unique sentence each and one boilerplate line on every page; the first
+    page is captured ``hot_pages`` times (other dates) under one URL."""
+    from c4forge.cleaning_rules.page import Page
+
+    boilerplate = "Skip to main content and read our cookie notice now."
+    pages = [Page(url=f"https://site.example/{i}", normalized_url=f"site.example/{i}",
+                  text=f"Page {i} says something of its own today.\n{boilerplate}", timestamp="2019-04-20T00:00:00Z")
+             for i in range(hot_pages)]
+    recaptures = [pages[0].replace(timestamp=f"2019-04-{1 + i % 28:02d}T{i % 24:02d}:00:{i % 60:02d}Z",
+                                   text=pages[0].text + f" Capture {i}.") for i in range(hot_pages)]
+    return pages + recaptures
+
+
+@pytest.mark.parametrize("hot_pages", [200, 2000])
+def test_hot_keys_cost_one_record_per_bundle_not_one_per_page(hot_pages):
+    pages = skewed_pages(hot_pages)
+    url_stage, line_stage = chain.DedupeUrls("newest"), chain.DedupeLines()
+    got, shuffled = run_stage_with_distributions(pages, dedup_transforms.DedupeUrls(url_stage))
+    assert by_url(got) == by_url(url_stage.run_in_memory(pages, Counter()))
+    url_groups, _, largest_url_group = shuffled["url-group-pages"]
+    assert url_groups == hot_pages and largest_url_group <= 4  # not hot_pages + 1 captures
+
+    distinct = got  # one page per URL: the boilerplate line is on every one of them
+    got, shuffled = run_stage_with_distributions(distinct, dedup_transforms.DedupeLines(line_stage, shards=16))
+    assert by_url(got) == by_url(line_stage.run_in_memory(distinct, Counter()))
+    _, records_bytes, _ = shuffled["line-group-bytes"]
+    # one record per own line, and the boilerplate's once per bundle instead of once per page
+    assert records_bytes <= (hot_pages + 4) * 32 < 2 * hot_pages * 32
