@@ -141,8 +141,9 @@ def run_child(impl: str, wet: Path, workdir: Path, runner_args: str, cprofile: P
     out = workdir / impl
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    # --runner-args=VALUE: as a separate argument, a value starting with "--" is taken for an option
     cmd = [sys.executable, str(Path(__file__).resolve()), "_child", "--impl", impl, "--input", str(wet),
-           "--out", str(out), "--badwords-dir", str(BADWORDS_DIR), "--runner-args", runner_args]
+           "--out", str(out), "--badwords-dir", str(BADWORDS_DIR), f"--runner-args={runner_args}"]
     if cprofile:
         cmd += ["--cprofile", str(cprofile)]
     if not docs:

@@ -1,9 +1,10 @@
 """The LDNOOBW bad-words lists C4 uses, pinned by commit and sha256, and the page filter.
 
-Lists are never vendored (CC-BY-4.0, and the product must show where they come from):
-``load_badwords`` reads ``<badwords_dir>/<commit>/<lang>`` (an offline copy, e.g. a
-checkout of the LDNOOBW repository laid out by commit) or downloads the pinned URL into
-a cache, and refuses any file whose sha256 differs from the pin.
+The pinned lists ship inside the package (``cleaning_rules/ldnoobw/<commit>/<lang>``, CC-BY-4.0:
+LICENSE and NOTICE beside them, naming the source repository), so nothing is downloaded.
+``load_badwords`` reads that copy, or ``<badwords_dir>/<commit>/<lang>`` (or
+``<badwords_dir>/<lang>``) when a directory is given (``--badwords-dir``,
+``$C4FORGE_BADWORDS_DIR``), and refuses any file whose sha256 differs from the pin.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import urllib.request
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -20,14 +21,10 @@ from .counters import BADWORDS, chars_key, key
 from .page import Page
 from .urls import url_hash_int
 
-URL_TEMPLATE = (
-    "https://raw.githubusercontent.com/LDNOOBW/"
-    "List-of-Dirty-Naughty-Obscene-and-Otherwise-Bad-Words/{commit}/{lang}"
-)
 EN_COMMIT = "25e679f03d96baa721cde20db9944649e8d0a844"  # "older en file for reproducibility"
 OTHER_COMMIT = "5faf2ba42d7b1c0977169ec3611df25a3c08eb13"
-CACHE_DIR_ENV = "C4FORGE_CACHE_DIR"
 BADWORDS_DIR_ENV = "C4FORGE_BADWORDS_DIR"
+PACKAGED_LISTS = "ldnoobw"  # package data of c4forge.cleaning_rules, laid out <commit>/<lang>
 
 # sha256 of each pinned file (en from TFDS url_checksums/c4.txt).
 PINNED_SHA256 = {
@@ -73,16 +70,21 @@ def commit_for(lang: str) -> str:
     return EN_COMMIT if lang == "en" else OTHER_COMMIT
 
 
-def default_cache_dir() -> Path:
-    root = os.environ.get(CACHE_DIR_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "c4forge")
-    return Path(root) / "ldnoobw"
+def packaged_lists():
+    """The folder of pinned lists installed with c4forge (a Traversable; a Path when unzipped)."""
+    return resources.files(__package__).joinpath(PACKAGED_LISTS)
+
+
+def _pinned_sha256(commit: str, lang: str) -> str:
+    expected = PINNED_SHA256.get((commit, lang))
+    if expected is None:
+        raise BadwordsError(f"no pinned sha256 for LDNOOBW {lang}@{commit}")
+    return expected
 
 
 def _verified(data: bytes, commit: str, lang: str, source: str) -> bytes:
-    expected = PINNED_SHA256.get((commit, lang))
+    expected = _pinned_sha256(commit, lang)
     digest = hashlib.sha256(data).hexdigest()
-    if expected is None:
-        raise BadwordsError(f"no pinned sha256 for LDNOOBW {lang}@{commit}")
     if digest != expected:
         raise BadwordsError(
             f"bad-words list {source} has sha256 {digest}, expected {expected} "
@@ -91,31 +93,29 @@ def _verified(data: bytes, commit: str, lang: str, source: str) -> bytes:
     return data
 
 
-def fetch_badwords_file(lang: str, badwords_dir: Optional[str] = None, cache_dir: Optional[Path] = None) -> bytes:
-    """Bytes of the pinned list: offline dir first, then cache, then the pinned URL."""
+def _file_in_dir(badwords_dir: str, commit: str, lang: str) -> Path:
+    for candidate in (Path(badwords_dir) / commit / lang, Path(badwords_dir) / lang):
+        if candidate.is_file():
+            return candidate
+    raise BadwordsError(f"no {lang} list under {badwords_dir} (looked for {commit}/{lang} and {lang})")
+
+
+def _packaged_file(commit: str, lang: str):
+    packaged = packaged_lists().joinpath(commit).joinpath(lang)
+    if not packaged.is_file():
+        raise BadwordsError(f"the bad-words list {packaged} that ships with c4forge is missing (an incomplete "
+                            "install? reinstall c4forge, or pass --badwords-dir with a copy laid out <commit>/<lang>)")
+    return packaged
+
+
+def read_badwords_file(lang: str, badwords_dir: Optional[str] = None) -> bytes:
+    """Bytes of the pinned list, sha256-checked: from ``badwords_dir`` (else ``$C4FORGE_BADWORDS_DIR``)
+    when one is given, else the copy packaged with c4forge. Never downloads."""
     commit = commit_for(lang)
+    _pinned_sha256(commit, lang)  # an unpinned language fails here, not as a missing file
     badwords_dir = badwords_dir or os.environ.get(BADWORDS_DIR_ENV)
-    if badwords_dir:
-        for candidate in (Path(badwords_dir) / commit / lang, Path(badwords_dir) / lang):
-            if candidate.is_file():
-                return _verified(candidate.read_bytes(), commit, lang, str(candidate))
-        raise BadwordsError(f"no {lang} list under {badwords_dir} (looked for {commit}/{lang} and {lang})")
-    cached = (cache_dir or default_cache_dir()) / commit / lang
-    if cached.is_file():
-        return _verified(cached.read_bytes(), commit, lang, str(cached))
-    url = URL_TEMPLATE.format(commit=commit, lang=lang)
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            data = _verified(response.read(), commit, lang, url)
-    except OSError as e:
-        raise BadwordsError(
-            f"cannot download the bad-words list {url} ({e}); pass --badwords-dir with an offline copy"
-        ) from e
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(cached)
-    return data
+    source = _file_in_dir(badwords_dir, commit, lang) if badwords_dir else _packaged_file(commit, lang)
+    return _verified(source.read_bytes(), commit, lang, str(source))
 
 
 def parse_word_list(data: bytes, lang: str) -> frozenset[str]:
@@ -125,7 +125,7 @@ def parse_word_list(data: bytes, lang: str) -> frozenset[str]:
 
 
 def load_badwords(lang: str = "en", badwords_dir: Optional[str] = None) -> frozenset[str]:
-    return parse_word_list(fetch_badwords_file(lang, badwords_dir), lang)
+    return parse_word_list(read_badwords_file(lang, badwords_dir), lang)
 
 
 def _alternation(words: Iterable[str], escape: bool) -> str:

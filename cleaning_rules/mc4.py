@@ -64,7 +64,7 @@ def merge_badword_lists(raw_by_lang: dict[str, bytes]) -> dict[str, frozenset[st
 
 def load_mc4_badwords(badwords_dir: Optional[str] = None) -> dict[str, frozenset[str]]:
     """All 28 pinned lists (sha256-checked), merged per language."""
-    return merge_badword_lists({lang: badwords_rules.fetch_badwords_file(lang, badwords_dir)
+    return merge_badword_lists({lang: badwords_rules.read_badwords_file(lang, badwords_dir)
                                 for lang in badword_langs()})
 
 

@@ -43,8 +43,9 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
                    help="TFDS's line-based WET parsing and strict per-file UTF-8 (the c4-en profiles' default)")
     p.add_argument("--no-wet-quirks", dest="wet_quirks", action="store_false",
                    help="one page per record, every body line kept, decode errors skip a record not a file")
-    p.add_argument("--badwords-dir", help="offline copy of the LDNOOBW lists laid out as <commit>/<lang> "
-                   "(default: download the pinned file, sha256-checked, cached)")
+    p.add_argument("--badwords-dir", help="another copy of the LDNOOBW lists, laid out as <commit>/<lang>, to use "
+                   "instead of the pinned copy shipped with c4forge (default; also $C4FORGE_BADWORDS_DIR); either "
+                   "is sha256-checked against the pins, nothing is downloaded")
 
 
 def _add_input_format_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,9 +102,16 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a build already in --output")
 
 
+def _add_sample_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sample", action="store_true",
+                   help="read the 300 real web pages shipped with c4forge (WET; WARC with --input-format warc) "
+                        "instead of --input or --crawl: a first try with no download")
+
+
 def add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
     """What `build` and `run-all` share: inputs, profile, output, formats, crawl."""
     add_input_argument(p, required=False)
+    _add_sample_argument(p)
     add_profile_arguments(p)
     p.add_argument("--output", required=True, help=output_help)
     _add_output_arguments(p)
@@ -127,8 +135,20 @@ def _crawl_request(args):
                         base_url=args.cc_base_url, cache_dir=args.cache_dir, policy=policy)
 
 
+def _sample_inputs(args):
+    if args.input or args.crawl or args.wet_paths or args.segments is not None:
+        raise BuildError("--sample reads the pages shipped with c4forge: pass it without --input, --crawl, "
+                         "--wet-paths or --segments")
+    from c4forge.pipeline.inputs import sample_file
+
+    path = sample_file(args.input_format)
+    return (path,), [path], None
+
+
 def _wet_inputs(args, beam_args):
     """(inputs for the report, exact WET files or None to match --input, fetch report or None)."""
+    if args.sample:
+        return _sample_inputs(args)
     crawl_wanted = bool(args.crawl or args.wet_paths)
     if args.input and crawl_wanted:
         raise BuildError("--input reads WET files you have; --crawl/--wet-paths fetch Common Crawl's: "
@@ -138,8 +158,8 @@ def _wet_inputs(args, beam_args):
             raise BuildError("--segments selects lines of a crawl's wet.paths: it needs --crawl or --wet-paths")
         return tuple(args.input), None, None
     if not crawl_wanted:
-        raise BuildError("no input: pass WET files with --input, "
-                         "or a crawl with --crawl CC-MAIN-YYYY-WW --segments A:B")
+        raise BuildError("no input: pass WET files with --input, a crawl with --crawl CC-MAIN-YYYY-WW "
+                         "--segments A:B, or --sample for the pages shipped with c4forge")
     if args.segments is None:
         raise BuildError("--crawl/--wet-paths need --segments: A:B takes lines A..B-1 of wet.paths.gz (one WET file "
                          "each), e.g. 0:1 for the first; ':' takes all of them")
@@ -169,6 +189,9 @@ def run(args, beam_args) -> int:
     from c4forge.pipeline.report import format_table
 
     report = build_corpus(args, beam_args, args.output)
+    if "dry_run" in report:
+        print(report["dry_run"])
+        return 0
     print(format_table(report))
     if "fetch" in report:
         print(format_fetch_line(report["fetch"]))

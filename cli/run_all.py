@@ -7,6 +7,9 @@ commands typed one after the other:
     c4forge build    --input ... --output OUT/corpus
     c4forge vocab    --corpus OUT/corpus --output OUT/vocab
     c4forge pretrain --corpus OUT/corpus --vocab OUT/vocab --output OUT/model --token-cache OUT/token-cache
+
+With ``--sample`` (the pages shipped with c4forge) it picks small settings the user did not set
+(``SAMPLE_SETTINGS``): a tiny model in a couple of minutes on a CPU.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ logger = logging.getLogger(__name__)
 VOCAB_FLAGS = {"vocab_size": "--vocab-size", "sentences": "--sentences"}
 PRETRAIN_FLAGS = {"model": "--model", "steps": "--steps", "batch_size": "--batch-size", "device": "--device",
                   "cpu_threads": "--cpu-threads"}
+# --sample: a first run in a couple of minutes on a laptop CPU (the sample keeps ~70 documents); one
+# torch thread, as more only contend on a model this small. A setting applies only where the user set
+# nothing; SAMPLE_PRETRAIN_ARGS go before the user's --pretrain-args, and the last of a repeated flag wins.
+SAMPLE_SETTINGS = {"vocab_size": 1000, "model": "tiny", "steps": 50, "batch_size": 8, "cpu_threads": 1}
+SAMPLE_PRETRAIN_ARGS = ("--inputs-length 128 --warmup-steps 10 --holdout-fraction 0.1 --eval-every 0 --eval-rows 16 "
+                        "--save-every 0 --num-workers 0 --no-tensorboard")
 
 
 def stage_dirs(output: str) -> dict[str, str]:
@@ -55,6 +64,17 @@ def pretrain_argv(args: argparse.Namespace, dirs: dict[str, str]) -> list[str]:
     # The token cache lives in the run directory, so one run is one folder to keep or delete.
     return ["pretrain", "--corpus", dirs["corpus"], "--vocab", dirs["vocab"], "--output", dirs["model"],
             "--token-cache", dirs["token-cache"], *_set_flags(args, PRETRAIN_FLAGS), *shlex.split(args.pretrain_args)]
+
+
+def with_sample_settings(args: argparse.Namespace) -> tuple[argparse.Namespace, str]:
+    """``args`` with SAMPLE_SETTINGS where unset and SAMPLE_PRETRAIN_ARGS before the user's, and a
+    line saying what was chosen."""
+    unset = {name: value for name, value in SAMPLE_SETTINGS.items() if getattr(args, name) is None}
+    pretrain_args = f"{SAMPLE_PRETRAIN_ARGS} {args.pretrain_args}".strip()
+    flags = {**VOCAB_FLAGS, **PRETRAIN_FLAGS}
+    shown = [f"{flags[name]} {value}" for name, value in unset.items()] + [f"--pretrain-args '{SAMPLE_PRETRAIN_ARGS}'"]
+    line = f"run-all --sample: small settings {' '.join(shown)} (a flag you pass wins)"
+    return argparse.Namespace(**{**vars(args), **unset, "pretrain_args": pretrain_args}), line
 
 
 def _run_stage(name: str, argv: list[str], parse_stage: Callable[[list[str]], argparse.Namespace]) -> int:
@@ -108,12 +128,18 @@ def run_all(args: argparse.Namespace, beam_args: Sequence[str],
     """``parse_stage(argv)`` is the c4forge parser, whose vocab/pretrain subcommands set ``func``."""
     from c4forge.pipeline.report import format_table
 
+    if args.sample:
+        args, chosen = with_sample_settings(args)
+        print(chosen)
     dirs = stage_dirs(args.output)
     # Parse both later stages first: a typo in --pretrain-args should not cost a build.
     for argv in (vocab_argv(args, dirs), pretrain_argv(args, dirs)):
         parse_stage(argv)
     started = time.time()
     report = build_corpus(args, beam_args, dirs["corpus"])
+    if "dry_run" in report:
+        print(f"{report['dry_run']}; run-all stops there: no corpus to train on")
+        return 0
     print(format_table(report))
     if "fetch" in report:
         print(format_fetch_line(report["fetch"]))

@@ -32,13 +32,16 @@ from .graph import build_c4
 from .inputs import expand_inputs
 from .files import is_local, write_file_atomically
 from .output_lock import OutputLock
-from .publish import (REPORT_NAME, datasets_of, describe_unfinished, existing_build_files, fault_point, files_under,
-                      manifest_files, new_run_id, publish, read_manifest, rebased, remove_leftover_staging, remove_tree,
-                      staging_dir)
+from .progress import live_progress
+from .publish import (REPORT_NAME, REPORT_PAGE_NAME, REPORT_PICTURE_NAME, datasets_of, describe_unfinished,
+                      existing_build_files, fault_point, files_under, manifest_files, new_run_id, publish,
+                      read_manifest, rebased, remove_leftover_staging, remove_tree, staging_dir)
+from .report_page import report_pictures
 from .sinks import WriteJsonlSplits, WriteTfdsDataset
 from .spill import SpillConfig
 from .spill_setup import (check_spill_dir, input_bytes_of, is_local_runner, physical_memory_bytes, run_spill_dir,
                           spill_hint)
+from .submission import explained_runner_errors, hand_to_runner_only, is_dry_run, refuse_template
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +175,16 @@ def build_pipeline(pipeline, config: BuildConfig, root: str, wet_paths: list[str
     return summaries | "AllSummaries" >> beam.Flatten()
 
 
+def build_job(pipeline, config: BuildConfig, staging: str, wet_paths: list[str], profile: Profile, badwords,
+              spill: Optional[SpillConfig] = None) -> str:
+    """The whole job: ``build_pipeline`` and the file of its summaries, whose path it returns."""
+    summaries_path = FileSystems.join(staging, ".c4forge-summaries")
+    (build_pipeline(pipeline, config, staging, wet_paths, profile, badwords, spill)
+     | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
+     | "WriteSummaries" >> beam.io.WriteToText(summaries_path, num_shards=1, shard_name_template=""))
+    return summaries_path
+
+
 def metric_counters(result) -> dict[str, int]:
     counters: dict[str, int] = {}
     for m in result.metrics().query()["counters"]:
@@ -202,6 +215,12 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
     profile = config.resolved_profile()
     wet_paths = sorted(wet_files) if wet_files is not None else expand_inputs(config.inputs, config.input_format)
     run_id = new_run_id()
+    refuse_template(options)
+    if is_dry_run(options):  # the job described to the runner only; --output is not touched (submission.py)
+        badwords = load_profile_badwords(profile, config.badwords_dir)
+        return {"dry_run": hand_to_runner_only(
+            options, lambda pipeline: build_job(pipeline, config, staging_dir(config.output, run_id), wet_paths,
+                                                profile, badwords))}
     with explained_access_errors(config.output):
         prepare_output(config.output)
         with OutputLock(config.output, run_id):
@@ -210,7 +229,7 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
             remove_leftover_staging(config.output, run_id)
             staging = staging_dir(config.output, run_id)
             try:
-                with explained_access_errors(config.output):
+                with explained_access_errors(config.output), explained_runner_errors():
                     report, manifest = _build_staged(config, options, staging, run_id, wet_paths, profile, badwords,
                                                      fetch_report)
             except BaseException as e:
@@ -235,20 +254,20 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
     not_c4 = language.differs_from_c4(config.langid)
     if not_c4:
         logger.warning(not_c4)
-    if config.spill_dir is None and is_local_runner(options):
-        hint = spill_hint(input_bytes_of(wet_paths), physical_memory_bytes())
+    local = is_local_runner(options)
+    input_bytes = input_bytes_of(wet_paths) if local else 0  # for the progress of DoFns in this process
+    if config.spill_dir is None and local:
+        hint = spill_hint(input_bytes, physical_memory_bytes())
         if hint:
             logger.warning(hint)
     started = time.time()
     with contextlib.ExitStack() as stack:
         spill = stack.enter_context(run_spill_dir(config.spill_dir, wet_paths, run_id)) if config.spill_dir else None
-        summaries_path = FileSystems.join(staging, ".c4forge-summaries")
         pipeline = beam.Pipeline(options=options)
-        (build_pipeline(pipeline, config, staging, wet_paths, profile, badwords, spill)
-         | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
-         | "WriteSummaries" >> beam.io.WriteToText(summaries_path, num_shards=1, shard_name_template=""))
-        result = pipeline.run()
-        result.wait_until_finish()
+        summaries_path = build_job(pipeline, config, staging, wet_paths, profile, badwords, spill)
+        with live_progress(len(wet_paths), input_bytes):
+            result = pipeline.run()
+            result.wait_until_finish()
         summaries = _read_and_delete(summaries_path)
     fault_point("pipeline-done")
     files = manifest_files(summaries, staging)
@@ -267,12 +286,23 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
         report["warnings"] = [not_c4]
     if fetch_report is not None:
         report["fetch"] = dict(fetch_report)
-    report_bytes = report_lib.to_json(report).encode("utf-8")
-    write_file_atomically(FileSystems.join(staging, REPORT_NAME), report_bytes)
-    files[REPORT_NAME] = FileEntry(len(report_bytes), sha256_of(report_bytes))
+    files.update(_write_report_files(staging, config.output, report))
     fault_point("staged")
     return report, Manifest(run_id=run_id, finished_at=finished_at, profile=profile.name,
                             datasets=datasets_of(summaries, staging), files=files)
+
+
+def _write_report_files(staging: str, output: str, report: Mapping) -> dict[str, FileEntry]:
+    """The JSON report into ``staging``, and its picture and page where matplotlib is installed;
+    their manifest entries."""
+    contents = {REPORT_NAME: report_lib.to_json(report).encode("utf-8")}
+    pictures = report_pictures(report)
+    if pictures is not None:
+        contents[REPORT_PICTURE_NAME], contents[REPORT_PAGE_NAME] = pictures
+        logger.info("the report as a page: %s", FileSystems.join(output, REPORT_PAGE_NAME))
+    for name, data in contents.items():
+        write_file_atomically(FileSystems.join(staging, name), data)
+    return {name: FileEntry(len(data), sha256_of(data)) for name, data in contents.items()}
 
 
 def _read_and_delete(path: str) -> list[dict]:

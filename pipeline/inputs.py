@@ -11,6 +11,9 @@
   ``skipped-file:not_regular_file`` (``readers/skipped_files.py``), so the run's summary shows it.
   Inputs that are all such files are an error.
 
+``--sample`` names no path: ``sample_file`` gives the real-web sample installed with the package
+(``pipeline/sample/``, see its README.md).
+
 Every mistake here is a ``BuildError``: one line, exit code 2.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from importlib import resources
 from typing import Sequence
 
 from .access_errors import explained_access_errors
@@ -28,6 +32,7 @@ from .readers.skipped_files import not_regular_file
 logger = logging.getLogger(__name__)
 
 INPUT_SUFFIXES = {"wet": (".warc.wet.gz", ".warc.wet"), "warc": (".warc.gz", ".warc")}
+SAMPLE_FILES = {"wet": "realweb-sample.warc.wet.gz", "warc": "realweb-sample.warc.gz"}  # in pipeline/sample/
 GLOB_CHARACTERS = re.compile(r"[*?\[]")  # Beam's: what ends the literal prefix of a pattern
 NAMES_SHOWN = 5
 
@@ -145,3 +150,11 @@ def expand_inputs(patterns: Sequence[str], input_format: str = "wet") -> list[st
     paths = sorted({path for pattern in patterns for path in expand_pattern(pattern, input_format)})
     _check_some_regular(paths)
     return paths
+
+
+def sample_file(input_format: str = "wet") -> str:
+    """The path of the sample shipped with c4forge in ``input_format``, read as it is (never globbed)."""
+    path = resources.files(__package__).joinpath("sample").joinpath(SAMPLE_FILES[input_format])
+    if not path.is_file():
+        raise BuildError(f"--sample: {path} is missing: this c4forge install is incomplete (reinstall it)")
+    return str(path)

@@ -42,10 +42,12 @@ logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".c4forge-staging-"
 REPORT_NAME = "c4forge-report.json"
+REPORT_PICTURE_NAME = "c4forge-report.png"  # the report drawn (report_figure.py), with matplotlib
+REPORT_PAGE_NAME = "c4forge-report.html"  # the picture and the tables in one page (report_page.py)
 # What earlier builds may have left in an output, relative to it: c4forge's names only, so
 # that other files in the folder are never touched.
 BUILD_FILE_PATTERNS = (
-    MANIFEST_NAME, REPORT_NAME,
+    MANIFEST_NAME, REPORT_NAME, REPORT_PICTURE_NAME, REPORT_PAGE_NAME,
     "*/*/*/dataset_info.json", "*/*/*/features.json", "*/*/*/*.tfrecord-*-of-*",  # TFDS: <name>/<config>/<version>
     "*/c4-*.json.gz",  # JSONL: <config>/c4-<split>.NNNNN-of-NNNNN.json.gz
     f"*/*/*/*{INCOMPLETE_MARK}*", f"*/*{INCOMPLETE_MARK}*", ".c4forge-summaries-*",

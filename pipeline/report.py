@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 from c4forge.cleaning_rules.counters import CHARS
 
+from .doc_lengths import document_lengths
 from .readers.skipped_files import skipped_file_names
 
 # Stages in pipeline order, so the table reads like the graph.
@@ -24,9 +25,12 @@ STAGE_ORDER = (
     "split-warc-file",
     "too-long-filter",
     "duplicate-url-filter",
+    "paragraph-filter",  # mC4
     "clean-page",
     "dedupe-lines",
+    "dedupe-sentences",  # --dedup spans
     "english-filter",
+    "language-filter",  # mC4
     "badwords-filter",
 )
 
@@ -92,6 +96,7 @@ def make_report(counters: Mapping[str, int], splits: Sequence[dict], config: Map
         "removed": removal_rows(counters),
         "input_lost": input_losses(counters),
         "skipped_files": [{"reason": reason, "path": path} for reason, path in skipped_file_names(counters)],
+        "document_lengths": document_lengths(counters),  # of the kept documents, as the sinks counted them
         "counters": dict(sorted(counters.items())),
     }
 

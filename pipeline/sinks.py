@@ -44,12 +44,13 @@ from c4forge.corpus.tfds_metadata import (
 )
 
 from . import spill as spill_lib
+from .doc_lengths import SINK_NAMESPACE, counter_name as length_counter_name
 from .faults import fault_point
 from .files import INCOMPLETE_MARK, atomic_create, base_name, delete_quietly, list_files, write_file_atomically
 
 logger = logging.getLogger(__name__)
 
-COUNTER_NAMESPACE = "c4forge-sinks"
+COUNTER_NAMESPACE = SINK_NAMESPACE
 RUNS_PER_SHARD = 64  # --spill-dir: a shard is sorted in this many key ranges, one in memory at a time
 
 
@@ -89,6 +90,7 @@ class ShardResult:
 def _keyed_record(split_page, fmt: ShardFormat):
     split, page = split_page
     features = example_features(page)
+    beam.metrics.Metrics.counter(COUNTER_NAMESPACE, length_counter_name(fmt.kind, split, len(features["text"]))).inc()
     return split, (shuffle_key(split, features["url"]), fmt.encode(features))
 
 

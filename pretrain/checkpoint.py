@@ -266,6 +266,24 @@ def load_model_weights(t5, directory: Path) -> None:
         raise ValueError(f"{directory}: weights do not match the model (missing {missing}, unexpected {unexpected})")
 
 
+def load_t5(directory: Path):
+    """``T5ForConditionalGeneration`` from a checkpoint directory, in eval mode: untied head kept,
+    ``config.tie_word_embeddings`` False (so ``resize_token_embeddings`` keeps the head too), and
+    without the message transformers 5 logs when ``from_pretrained`` meets an untied T5 head
+    (modeling.py). ``from_pretrained`` gives the same weights and losses."""
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
+
+    from .modeling import untie_lm_head
+
+    directory = Path(directory)
+    t5 = T5ForConditionalGeneration(T5Config.from_pretrained(str(directory)))
+    untie_lm_head(t5)
+    load_model_weights(t5, directory)
+    if (directory / "generation_config.json").is_file():
+        t5.generation_config = GenerationConfig.from_pretrained(str(directory))
+    return t5.eval()
+
+
 def load_checkpoint(directory: Path, t5, optimizer) -> dict:
     """Weights and optimizer state into the built model; returns the saved state. A checkpoint
     that cannot be read, or whose weights are not finite, is refused with a PretrainError."""

@@ -18,37 +18,43 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
+import time
 import zlib
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
-from .layout import EpochLayout, LayoutParams, build_epoch_layout
+from .layout import EpochLayout, LayoutParams, build_epoch_layout_from_blocks
 from .span_corruption import EOS_ID, corrupt, corrupt_one
 from .token_cache import TokenStore
 
+log = logging.getLogger("c4forge.pretrain")
 ROW_FIELDS = ("encoder_input_tokens", "encoder_segment_ids", "encoder_positions", "decoder_input_tokens",
               "decoder_target_tokens", "decoder_segment_ids", "decoder_positions", "decoder_loss_weights")
 
 
 class Stream:
-    """The row stream of one token store under one LayoutParams. Epoch layouts are built once
-    (by whichever process needs them first) under ``<store>/layouts/<params key>/`` and then
-    memory-mapped; ``epoch_sizes`` travels to DataLoader workers with the object."""
+    """The row stream of one token store under one LayoutParams. Epoch layouts live under
+    ``<store>/layouts/<params key>/``: one process per node builds each (``builds``: local rank
+    0), the others wait for its files and memory-map them, so a node holds one build's memory and
+    one copy of the arrays (in the page cache), not one per rank. ``epoch_sizes`` travels to
+    DataLoader workers with the object; workers only map (train_loader lays out every epoch its
+    steps need before they start)."""
 
-    def __init__(self, store: TokenStore, params: LayoutParams):
+    def __init__(self, store: TokenStore, params: LayoutParams, builds: bool = True, poll_seconds: float = 0.5):
         self.store = store
         self.params = params
+        self.builds = builds
+        self.poll_seconds = poll_seconds
         self.root = store.directory / "layouts" / params.key()
         self.epoch_sizes: list[int] = []
-        self._docs: Optional[tuple[np.ndarray, np.ndarray]] = None
         self._layouts: collections.OrderedDict[int, EpochLayout] = collections.OrderedDict()
 
     def __getstate__(self):  # workers re-map files rather than receive copies of arrays
         state = dict(self.__dict__)
-        state["_docs"], state["_layouts"] = None, collections.OrderedDict()
+        state["_layouts"] = collections.OrderedDict()
         return state
 
     def _epoch_dir(self, epoch: int) -> Path:
@@ -57,15 +63,27 @@ class Stream:
     def layout(self, epoch: int) -> EpochLayout:
         if epoch not in self._layouts:
             directory = self._epoch_dir(epoch)
-            if not (directory / "meta.json").is_file():
-                if self._docs is None:
-                    self._docs = self.store.doc_starts_and_lengths()
-                directory.parent.mkdir(parents=True, exist_ok=True)
-                build_epoch_layout(*self._docs, self.params, epoch).save(directory)
+            if not (directory / "meta.json").is_file():  # save() renames a complete directory into place
+                if self.builds:
+                    directory.parent.mkdir(parents=True, exist_ok=True)
+                    build_epoch_layout_from_blocks(self.store.doc_blocks(), self.params, epoch).save(directory)
+                else:
+                    self._wait_for(directory)
             self._layouts[epoch] = EpochLayout.load(directory)
             while len(self._layouts) > 4:
                 self._layouts.popitem(last=False)
         return self._layouts[epoch]
+
+    def _wait_for(self, directory: Path) -> None:
+        """File polling, not a collective: a full-C4 layout takes minutes to build, and the other
+        ranks have nothing to do until it exists (the builder is in the same call sequence)."""
+        waited, next_log = 0.0, 0.0
+        while not (directory / "meta.json").is_file():
+            if waited >= next_log:
+                log.info("waiting for %s (built by local rank 0)", directory)
+                next_log = waited + 300
+            time.sleep(self.poll_seconds)
+            waited += self.poll_seconds
 
     def ensure_rows(self, count: int) -> None:
         """Lay out as many epochs as it takes for the stream to hold ``count`` rows."""

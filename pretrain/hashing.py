@@ -62,9 +62,15 @@ def hash_stream(keys: np.ndarray, length: int, offset: int = 0) -> np.ndarray:
     return mix64(states)
 
 
-def random_order(key: int, count: int) -> np.ndarray:
-    """A permutation of ``range(count)`` determined by ``key`` alone (argsort of hashes)."""
-    return np.argsort(hash_stream(np.uint64(key), count)[0], kind="stable")
+def random_order(key: int, count: int, block: int = 1 << 20) -> np.ndarray:
+    """A permutation of ``range(count)`` determined by ``key`` alone (argsort of hashes). The
+    hashes are computed a block at a time into one array, so the peak is that array, the argsort's
+    result and its merge buffer (about 20 bytes an element), not the stream's temporaries too."""
+    hashes = np.empty(count, dtype=np.uint64)
+    for first in range(0, count, block):
+        last = min(count, first + block)
+        hashes[first:last] = hash_stream(np.uint64(key), last - first, offset=first)[0]
+    return np.argsort(hashes, kind="stable")
 
 
 def random_below(keys: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -16,6 +16,12 @@ are packed greedily (sequential first fit, seqio's rule) into shared rows in a h
 Rows are then visited in a hashed permutation of the epoch. Everything is a pure function of
 (document lengths, parameters, seed, epoch): any process recomputes or memory-maps the same
 arrays, which are saved once per epoch next to the token cache.
+
+Memory: the build streams over the documents in blocks (a token-cache shard at a time), keeping
+only one entry per 128-document group and one per break in the stream, so its peak is the row
+order's (a hash per row, then their argsort: about 20 bytes a row, ~6 GB for full C4) rather than
+a dozen arrays over all documents (~35 GB). One process per node builds (data.Stream); the others
+memory-map the saved arrays, and rows are read at random, so the maps are advised MADV_RANDOM.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import mmap
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -34,9 +41,10 @@ from .hashing import derive_key, fold_keys, random_below, random_order, tag
 from .span_corruption import (INPUTS_LENGTH, MEAN_NOISE_SPAN_LENGTH, NOISE_DENSITY, noise_counts,
                               random_spans_helper)
 
-LAYOUT_FORMAT = 1
+LAYOUT_FORMAT = 2  # 2: T5's float32 noise counts (remainder lengths such as 190 pack differently)
 ARRAYS = ("pieces_virtual", "pieces_file", "group_bounds", "full_cum", "remainder_groups",
           "packed_offsets", "packed_members", "order")
+BLOCK_DOCS = 1 << 22  # documents per step of the build when it is handed whole arrays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +145,19 @@ class EpochLayout:
     def load(cls, directory: Path) -> "EpochLayout":
         meta = json.loads((directory / "meta.json").read_text())
         arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        for name, array in arrays.items():
+            if name != "order":  # read front to back, a micro-batch at a time: the default readahead helps
+                advise_random(array)
         return cls(epoch=meta["epoch"], raw_length=meta["raw_length"], **arrays)
+
+
+def advise_random(array: np.ndarray) -> None:
+    """MADV_RANDOM on a memory-mapped array (no readahead around each random access: only the
+    pages read become resident, in the page cache that all processes of the node share). A no-op
+    where the platform has no madvise or the array is not a file map."""
+    base = getattr(array, "base", None)
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
+        base.madvise(mmap.MADV_RANDOM)
 
 
 def corrupted_lengths_table(params: LayoutParams) -> tuple[np.ndarray, np.ndarray]:
@@ -179,25 +199,71 @@ def _pack_greedily(order: np.ndarray, inputs: np.ndarray, targets: np.ndarray, p
     return np.asarray(offsets, dtype=np.int64), np.asarray(members, dtype=np.int64)
 
 
+@dataclasses.dataclass
+class _StreamState:
+    """What the block-by-block build carries from one block of documents to the next."""
+
+    nonempty: int = 0  # non-empty documents seen (the group of a document is its index // docs_per_group)
+    virtual_end: int = 0  # length of the virtual stream so far
+    chunk_end: int = -1  # store position right after the previous chunk (-1: none yet)
+    pieces_virtual: list = dataclasses.field(default_factory=list)
+    pieces_file: list = dataclasses.field(default_factory=list)
+    group_starts: list = dataclasses.field(default_factory=list)
+
+    def add_block(self, doc_ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, params: LayoutParams,
+                  epoch: int) -> None:
+        nonempty = lengths > 0
+        doc_ids, starts, lengths = doc_ids[nonempty], starts[nonempty], lengths[nonempty]
+        if not len(lengths):
+            return
+        chunk_start, chunk_length = _choose_chunks(starts, lengths, doc_ids, params, epoch)
+        virtual_start = np.cumsum(chunk_length) - chunk_length + self.virtual_end
+        previous_end = np.concatenate([[self.chunk_end], chunk_start[:-1] + chunk_length[:-1]])
+        breaks = np.flatnonzero(chunk_start != previous_end)  # also the very first chunk (chunk_end -1)
+        self.pieces_virtual.append(virtual_start[breaks])
+        self.pieces_file.append(chunk_start[breaks])
+        first = (-self.nonempty) % params.docs_per_group  # the first document here that opens a group
+        self.group_starts.append(virtual_start[first::params.docs_per_group])
+        self.nonempty += len(lengths)
+        self.virtual_end = int(virtual_start[-1] + chunk_length[-1])
+        self.chunk_end = int(chunk_start[-1] + chunk_length[-1])
+
+
+def array_blocks(doc_starts: np.ndarray, doc_lengths: np.ndarray, block: int = BLOCK_DOCS
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for first in range(0, len(doc_lengths), block):
+        yield doc_starts[first:first + block], doc_lengths[first:first + block]
+
+
 def build_epoch_layout(doc_starts: np.ndarray, doc_lengths: np.ndarray, params: LayoutParams, epoch: int
                        ) -> EpochLayout:
     """The layout of one epoch from the store's per-document (start, length)."""
-    first, last = params.doc_range or (0, len(doc_lengths))
-    doc_ids = np.arange(first, last, dtype=np.int64)
-    starts, lengths = np.asarray(doc_starts[first:last]), np.asarray(doc_lengths[first:last])
-    nonempty = lengths > 0
-    starts, lengths, doc_ids = starts[nonempty], lengths[nonempty], doc_ids[nonempty]
-    if not len(lengths):
+    return build_epoch_layout_from_blocks(array_blocks(np.asarray(doc_starts), np.asarray(doc_lengths)),
+                                          params, epoch)
+
+
+def build_epoch_layout_from_blocks(blocks: Iterable[tuple[np.ndarray, np.ndarray]], params: LayoutParams,
+                                   epoch: int) -> EpochLayout:
+    """The same from the documents' (start, length) in consecutive blocks, in corpus order (a
+    token store's ``doc_blocks``), holding one block at a time."""
+    state = _StreamState()
+    first_doc, last_doc = params.doc_range or (0, None)
+    block_first = 0
+    for starts, lengths in blocks:
+        block_last = block_first + len(lengths)
+        low = max(first_doc, block_first)
+        high = block_last if last_doc is None else min(last_doc, block_last)
+        if low < high:
+            take = slice(low - block_first, high - block_first)
+            state.add_block(np.arange(low, high, dtype=np.int64), np.asarray(starts[take], np.int64),
+                            np.asarray(lengths[take], np.int64), params, epoch)
+        block_first = block_last
+    if not state.nonempty:
         raise ValueError("no non-empty documents to build examples from")
-    chunk_start, chunk_length = _choose_chunks(starts, lengths, doc_ids, params, epoch)
-    virtual_end = np.cumsum(chunk_length)
-    virtual_start = virtual_end - chunk_length
-    breaks = np.flatnonzero(chunk_start[1:] != chunk_start[:-1] + chunk_length[:-1]) + 1
-    piece_index = np.concatenate([[0], breaks])
-    group_bounds = np.concatenate([virtual_start[::params.docs_per_group], virtual_end[-1:]])
+    group_bounds = np.concatenate(state.group_starts + [[state.virtual_end]]).astype(np.int64)
     group_lengths = np.diff(group_bounds)
     raw = params.raw_length
-    full_cum = np.concatenate([[0], np.cumsum(group_lengths // raw)])
+    full_cum = np.concatenate([[0], np.cumsum(group_lengths // raw)]).astype(np.int64)
     remainder_groups = np.flatnonzero(group_lengths % raw)
     inputs_len, targets_len = corrupted_lengths_table(params)
     remainder_lengths = group_lengths[remainder_groups] % raw
@@ -207,7 +273,8 @@ def build_epoch_layout(doc_starts: np.ndarray, doc_lengths: np.ndarray, params: 
     num_rows = int(full_cum[-1]) + len(packed_offsets) - 1
     return EpochLayout(
         epoch=epoch, raw_length=raw,
-        pieces_virtual=virtual_start[piece_index], pieces_file=chunk_start[piece_index],
+        pieces_virtual=np.concatenate(state.pieces_virtual).astype(np.int64),
+        pieces_file=np.concatenate(state.pieces_file).astype(np.int64),
         group_bounds=group_bounds, full_cum=full_cum, remainder_groups=remainder_groups,
         packed_offsets=packed_offsets, packed_members=packed_members,
         order=random_order(params.epoch_key(epoch, "order"), num_rows),

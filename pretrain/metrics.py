@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Optional
+
+from .loss_curve import CURVE_NAME, write_loss_curve
 
 log = logging.getLogger("c4forge.pretrain")
 
@@ -66,20 +69,27 @@ class MetricsLog:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.enabled:  # the whole run's curve, beside its logs
+            write_loss_curve(self.path.parent / CURVE_NAME, read_jsonl(self.path))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class Progress:
-    """A tqdm bar on an interactive main rank; otherwise plain log lines at each log step."""
+    """A tqdm bar on an interactive main rank (step of total, ETA; loss, lr, tokens/s as they
+    are logged); otherwise plain log lines at each log step, with the same numbers."""
 
     def __init__(self, enabled: bool, total: int, initial: int):
+        self.total, self.initial = total, initial
+        self.started = time.monotonic()
         self.bar = None
         if enabled and sys.stderr.isatty():
-            try:
-                from tqdm import tqdm
+            from tqdm import tqdm
 
-                self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
-            except ImportError:
-                pass
+            self.bar = tqdm(total=total, initial=initial, desc="pretrain", unit="step", dynamic_ncols=True)
         self.enabled = enabled
 
     def update(self, steps: int = 1) -> None:
@@ -96,7 +106,15 @@ class Progress:
                 self.bar.write(f"step {record['step']}: validation loss {record['loss']:.4f}")
         else:
             text = " ".join(f"{k} {v:.4g}" for k, v in fields.items())
-            log.info("%s step %d: %s", record["split"], record["step"], text)
+            log.info("%s step %d/%d: %s%s", record["split"], record["step"], self.total, text, self._eta(record))
+
+    def _eta(self, record: dict) -> str:
+        """', ETA h:mm:ss' from the steps this run has made so far ('' for a validation)."""
+        done = record["step"] - self.initial
+        if record["split"] != "train" or done <= 0:
+            return ""
+        per_step = (time.monotonic() - self.started) / done
+        return f", ETA {_duration(per_step * (self.total - record['step']))}"
 
     def close(self) -> None:
         if self.bar is not None:

@@ -6,12 +6,21 @@ output embeddings, relative attention with 32 buckets up to distance 128, RMSNor
 
 Two transformers 5.x details handled here:
 
-* ``T5Config`` always sets ``tie_word_embeddings=True``; passing False only turns off the
-  decoder output scaling. So ``lm_head`` starts as the *same* tensor as the input embedding.
-  ``untie_lm_head`` gives it its own parameter. ``from_pretrained`` keeps the two apart because
-  the checkpoint holds both with different values (it logs that it will "NOT tie them").
+* ``T5Config`` always sets ``tie_word_embeddings=True`` (transformers PR #42815: for T5 the flag
+  used to mean "scale the decoder output", and 5.x ties the encoder and decoder embeddings to
+  ``shared`` through it); passing False only turns off the decoder output scaling. So
+  ``lm_head`` starts as the *same* tensor as the input embedding. ``untie_lm_head`` gives it its
+  own parameter, and then sets the flag to False on the built model, so that ``config.json``
+  says what the checkpoint is (transformers 4.x reads the flag literally: true would tie the
+  head and scale the decoder output) and ``resize_token_embeddings`` does not tie the head back.
 * HF initializes an untied head with std 1.0, which makes the initial loss ~110 (transformers
   PR #26441, t5x #1477, nanoT5 #25); Mesh-TF/t5x use std d_model^-0.5, as done here.
+
+Loading: transformers 4.x loads a checkpoint as it is, silently. transformers 5.x forces the
+flag back to True and logs that the head and the embedding "are present in the checkpoints with
+different values, so we will NOT tie them" for every untied T5 (Google's t5-v1_1 too); the head
+is kept, and the loss is the same. ``checkpoint.load_t5`` loads one without that message and
+with the flag False (docs/pretraining.md).
 """
 
 from __future__ import annotations
@@ -41,10 +50,21 @@ def t5_config(model: str, vocab_size: int, attn_implementation: str = "sdpa"):
 
 
 def untie_lm_head(model) -> None:
-    """Give lm_head its own weight, initialized like Mesh-TF's logits layer (std d_model^-0.5)."""
+    """Give lm_head its own weight, initialized like Mesh-TF's logits layer (std d_model^-0.5),
+    and make the model's config and tying say so."""
     d_model = model.config.d_model
     weight = torch.empty_like(model.shared.weight).normal_(mean=0.0, std=d_model ** -0.5)
     model.lm_head.weight = nn.Parameter(weight)
+    mark_head_untied(model)
+
+
+def mark_head_untied(model) -> None:
+    """After the embeddings are tied (5.x ties them at init) and the head is its own parameter:
+    the flag False, and lm_head out of the tying map, so nothing ties it back."""
+    model.config.tie_word_embeddings = False
+    tied = getattr(model, "all_tied_weights_keys", None)
+    if isinstance(tied, dict):
+        tied.pop("lm_head.weight", None)
 
 
 def build_t5(model: str, vocab_size: int, seed: int, attn_implementation: str = "sdpa"):

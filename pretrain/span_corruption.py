@@ -5,8 +5,9 @@ Definitions follow T5/seqio (span_corruption_reference.md §1):
 * ``random_spans_helper``: how many raw tokens fill ``inputs_length`` after corruption
   (512 -> 568 raw tokens -> 512 inputs / 114 targets, EOS included).
 * noise mask of a length-L piece: ``round(L * 0.15)`` noise tokens (banker's rounding, clamped
-  to [1, L-1]) in ``round(noise / 3)`` spans; noise and kept span lengths are independent
-  uniform random compositions; spans interleave kept first, so a mask starts kept and ends noise.
+  to [1, L-1]) in ``round(noise / 3)`` spans, both computed in float32 as TF does
+  (``noise_counts``); noise and kept span lengths are independent uniform random compositions;
+  spans interleave kept first, so a mask starts kept and ends noise.
 * ``inputs``: each noise span collapses to one sentinel, k-th span -> ``vocab_size - 1 - k``
   (``<extra_id_k>``); ``targets``: the same on the inverted mask; then EOS on both.
 
@@ -87,11 +88,17 @@ class NoiseCounts:
 @functools.lru_cache(maxsize=4096)
 def noise_counts(length: int, noise_density: float = NOISE_DENSITY,
                  mean_noise_span_length: float = MEAN_NOISE_SPAN_LENGTH) -> NoiseCounts:
+    """T5's ``random_spans_noise_mask`` counts, in its arithmetic: the length is cast to float32 and
+    multiplied by the density (a Python float, so float32 too), ``tf.round`` rounds half to even
+    in float32, and the span count divides in float32 as well. Float64 gives one noise token and
+    one span fewer at some lengths (190, 350 and 390 at density 0.15), which would change the
+    remainders' shapes. (``random_spans_helper`` is plain Python in T5, so it stays float64.)"""
     if length < 1:
         raise ValueError("span corruption needs at least one token")
     padded = max(length, 2)
-    num_noise = min(max(int(round(padded * noise_density)), 1), padded - 1)
-    num_spans = max(int(round(num_noise / mean_noise_span_length)), 1)
+    num_noise = int(np.round(np.float32(padded) * np.float32(noise_density)))
+    num_noise = min(max(num_noise, 1), padded - 1)
+    num_spans = max(int(np.round(np.float32(num_noise) / np.float32(mean_noise_span_length))), 1)
     return NoiseCounts(length, padded, num_noise, num_spans)
 
 

@@ -25,12 +25,13 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from c4forge.corpus.reader import Corpus
 
+from .layout import advise_random
 from .vocab import Vocab
 
 log = logging.getLogger("c4forge.pretrain")
@@ -170,16 +171,24 @@ class TokenStore:
     def num_tokens(self) -> int:
         return int(self.shard_bases[-1])
 
-    def doc_starts_and_lengths(self) -> tuple[np.ndarray, np.ndarray]:
-        """Global start position and token count of every document, in corpus order."""
-        starts, lengths = [], []
+    @property
+    def num_docs(self) -> int:
+        """Documents in the split (empty ones included), from the manifest: nothing is read."""
+        return sum(int(shard["docs"]) for shard in self.manifest["shards"])
+
+    def doc_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Global start position and token count of the documents, one shard at a time, in corpus
+        order (what a layout build streams over)."""
         for name, base in zip(self.shard_names, self.shard_bases):
             offsets = np.load(self.directory / f"{name}.offsets.npy")
-            starts.append(offsets[:-1] + base)
-            lengths.append(np.diff(offsets))
-        if not starts:
+            yield offsets[:-1] + base, np.diff(offsets)
+
+    def doc_starts_and_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Global start position and token count of every document, in corpus order."""
+        blocks = list(self.doc_blocks())
+        if not blocks:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(starts), np.concatenate(lengths)
+        return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
 
     def _memmaps(self) -> list[np.ndarray]:
         if self._maps is None:
@@ -188,6 +197,8 @@ class TokenStore:
                 if size else np.zeros(0, self.dtype)
                 for name, size in zip(self.shard_names, np.diff(self.shard_bases))
             ]
+            for tokens in self._maps:  # rows are gathered in a random order
+                advise_random(tokens)
         return self._maps
 
     def gather(self, positions: np.ndarray) -> np.ndarray:

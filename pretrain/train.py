@@ -79,15 +79,16 @@ def plan_data(config: TrainConfig, corpus: Corpus, vocab: Vocab, runtime: Runtim
         raise PretrainError(f"--corpus {corpus.root}: the corpus has no train split (pass the output of "
                             "`c4forge build`, or rebuild it)")
     validation = token_store(corpus, "validation", vocab, config, runtime)
+    builds = runtime.local_rank == 0  # one layout build per node; the other ranks map its files
     if validation is not None:
-        return DataPlan(Stream(train, layout_params(config, config.seed)),
-                        Stream(validation, layout_params(config, EVAL_SEED)), "validation split")
-    docs = len(train.doc_starts_and_lengths()[1])
+        return DataPlan(Stream(train, layout_params(config, config.seed), builds),
+                        Stream(validation, layout_params(config, EVAL_SEED), builds), "validation split")
+    docs = train.num_docs
     held_out = min(max(1, round(docs * config.holdout_fraction)), docs - 1)
     source = (f"no validation split: held out the last {held_out} of {docs} train documents "
               f"(--holdout-fraction {config.holdout_fraction}); they are not trained on")
-    return DataPlan(Stream(train, layout_params(config, config.seed, (0, docs - held_out))),
-                    Stream(train, layout_params(config, EVAL_SEED, (docs - held_out, docs))), source)
+    return DataPlan(Stream(train, layout_params(config, config.seed, (0, docs - held_out)), builds),
+                    Stream(train, layout_params(config, EVAL_SEED, (docs - held_out, docs)), builds), source)
 
 
 def split_by_packing(batch: dict, device: torch.device) -> list[dict]:

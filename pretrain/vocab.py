@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -50,7 +51,8 @@ class Vocab:
 
     def save_beside(self, directory: Path) -> None:
         """The tokenizer files next to a checkpoint, so the directory is self-contained: copied
-        as they are when the vocabulary has HF files, else saved from the T5Tokenizer."""
+        as they are when the vocabulary has HF files, else saved from the T5Tokenizer; then the
+        tokenizer config is made loadable by transformers 4.x too (``portable_tokenizer_config``)."""
         directory = Path(directory)
         if (self.directory / "tokenizer.json").is_file():
             for name in HF_TOKENIZER_FILES:
@@ -58,7 +60,35 @@ class Vocab:
                     shutil.copyfile(self.directory / name, directory / name)
         else:
             self.hf_tokenizer().save_pretrained(str(directory))
+        config_path = directory / "tokenizer_config.json"
+        if config_path.is_file():
+            config = json.loads(config_path.read_text())
+            portable = portable_tokenizer_config(config)
+            if portable != config:
+                config_path.write_text(json.dumps(portable, indent=2, ensure_ascii=False) + "\n")
         shutil.copyfile(self.spm_path, directory / SPM_FILE)
+
+
+# What transformers 5 writes into tokenizer_config.json that 4.x cannot read: the class name of its
+# tokenizers backend (4.x: "Tokenizer class TokenizersBackend does not exist"), and extra special
+# tokens as a list (4.x expects a dict of named tokens and fails on ``.keys()``; its list is
+# ``additional_special_tokens``, which 5.x reads too). Keys that only say how it was loaded go.
+PORTABLE_CLASSES = {"TokenizersBackend": "PreTrainedTokenizerFast"}
+LOAD_TIME_KEYS = ("backend", "is_local", "local_files_only")
+
+
+def portable_tokenizer_config(config: dict) -> dict:
+    """A tokenizer_config.json that transformers 4.x and 5.x both load, as the same tokenizer."""
+    config = {k: v for k, v in config.items() if k not in LOAD_TIME_KEYS}
+    if config.get("tokenizer_class") in PORTABLE_CLASSES:
+        config["tokenizer_class"] = PORTABLE_CLASSES[config["tokenizer_class"]]
+    extra = config.pop("extra_special_tokens", None)
+    if isinstance(extra, list):
+        named = {config.get(k) for k in ("pad_token", "eos_token", "unk_token", "bos_token")}
+        config["additional_special_tokens"] = [t for t in extra if t not in named]
+    elif extra:
+        config["extra_special_tokens"] = extra
+    return config
 
 
 def _sha256(path: Path) -> str:

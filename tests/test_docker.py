@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BADWORDS_DIR, REALWEB_WET, REPO, require_shared
+from conftest import REALWEB_WET, REPO, require_shared
 
 DOCKERFILE = REPO / "Dockerfile"
 INSTALL_SCRIPT = ".ci/install-pipeline-image.sh"
@@ -86,13 +86,24 @@ def test_build_context_keeps_what_the_dockerfile_copies_and_nothing_else():
     assert copied == included
 
 
+# Package data (pyproject's [tool.setuptools.package-data]) a plain `pip install` must carry: every
+# pinned bad-words list (sha256-checked by loading it) and the --sample files. Prints their paths.
+PACKAGE_DATA_CHECK = """
+from c4forge.cleaning_rules import badwords, mc4
+from c4forge.pipeline.inputs import SAMPLE_FILES, sample_file
+mc4.load_mc4_badwords()
+print(badwords.packaged_lists(), *(sample_file(f) for f in SAMPLE_FILES))
+"""
+
+
 @pytest.mark.slow
 def test_install_steps_in_a_fresh_virtualenv_give_a_working_pipeline(tmp_path):
     require_shared()
     source = stage_like_the_dockerfile(tmp_path / "staging")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "PYTHONHOME", "C4FORGE_BADWORDS_DIR")}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv), PIP_NO_INPUT="1",
                PIP_DISABLE_PIP_VERSION_CHECK="1")
     install = subprocess.run(["sh", str(source / INSTALL_SCRIPT), str(source)], env=env, capture_output=True,
@@ -104,9 +115,14 @@ def test_install_steps_in_a_fresh_virtualenv_give_a_working_pipeline(tmp_path):
     no_torch = subprocess.run([str(venv / "bin" / "python"), "-c", "import torch"], env=env, capture_output=True)
     assert no_torch.returncode != 0
 
-    out = tmp_path / "out"
-    build = subprocess.run([c4forge, "build", "--input", str(REALWEB_WET), "--output", str(out), "--badwords-dir",
-                            str(BADWORDS_DIR)], env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    installed = subprocess.run([str(venv / "bin" / "python"), "-c", PACKAGE_DATA_CHECK], env=env, capture_output=True,
+                               text=True, timeout=120, cwd=tmp_path)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert all(path.startswith(str(venv)) for path in installed.stdout.split()), installed.stdout  # not the checkout's
+
+    out = tmp_path / "out"  # the bad-words list: the copy installed with the package
+    build = subprocess.run([c4forge, "build", "--input", str(REALWEB_WET), "--output", str(out)], env=env,
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert build.returncode == 0, build.stderr[-3000:]
     assert json.loads((out / "c4forge-report.json").read_text())["pages_kept"] == 252
     assert (out / "c4" / "en" / "3.1.0" / "dataset_info.json").is_file()

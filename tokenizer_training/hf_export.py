@@ -1,34 +1,42 @@
 """The transformers tokenizer directory for a trained ``spiece.model``.
 
 Written next to ``spiece.model``: ``tokenizer.json`` + ``tokenizer_config.json``, loaded by
-``AutoTokenizer.from_pretrained(dir)`` (or ``PreTrainedTokenizerFast``). It gives the ids
-the raw sentencepiece processor gives, because it is built here from the model proto
-rather than by transformers' T5 converter, which differs in three ways (transformers 5.24):
+``AutoTokenizer.from_pretrained(dir)`` in transformers 5.x and 4.x alike (class
+``PreTrainedTokenizerFast``; docs/vocab.md). It behaves like T5's own tokenizer where T5's
+tokenizer is about T5, and like the raw sentencepiece processor on text:
 
-* byte fallback: the converter hard-codes ``byte_fallback=False`` (``<unk>`` instead of
-  ``<0xNN>`` pieces); here the Unigram model keeps the proto's flag, with a ByteFallback
-  decoder.
-* whitespace: the converter splits on every Unicode space (``WhitespaceSplit``), also on
-  characters nmt_nfkc leaves alone (U+0085, U+1680); here spaces are collapsed and trimmed
-  on the normalized text exactly as sentencepiece's ``remove_extra_whitespaces`` does.
-* special strings in text: sentencepiece never matches control pieces (``<pad>``, ``</s>``,
-  ``<unk>``) or byte pieces from text, and the raw model has no sentinels, so a literal
-  ``<pad>`` or ``<extra_id_0>`` in a C4 page is ordinary text. HF matches them as special
-  tokens (C4 does contain ``<pad>``: transformers PR #15443). Here ``split_special_tokens``
-  is on by default, and those pieces carry a prohibitive score in the Unigram model, which
-  has no "control" type of its own; the trainer keeps their characters in the alphabet so
-  a spelt-out path always exists (trainer.required_chars). Pass
-  ``split_special_tokens=False`` to a call to get HF's T5 behaviour instead: the strings
-  become their ids wherever they are (seqio: sentinels only at word starts), and the text
-  after one starts a new word with ``▁``, as HF's ``legacy=True`` T5 tokenizer does.
+* special tokens in text: ``<extra_id_N>``, ``</s>``, ``<pad>`` and ``<unk>`` are read as their
+  ids, as ``T5TokenizerFast`` reads them (the same ids token for token on prompts such as
+  ``"The cat <extra_id_0> on the mat."``; tests/vocab/test_vocab_hf.py). Pass
+  ``split_special_tokens=True`` to a call to spell them out as text instead, as sentencepiece
+  and seqio do with a C4 page that contains the string ``<pad>`` (transformers PR #15443).
+  Pretraining never goes through this tokenizer: it encodes with sentencepiece.
+* plain text: the ids of ``SentencePieceProcessor.encode``, which ``T5TokenizerFast`` does not
+  always give. The pipeline is built here from the model proto, not by transformers' T5
+  converter, which differs in two ways (transformers 5.24): byte fallback (the converter
+  hard-codes ``byte_fallback=False``: ``<unk>`` instead of ``<0xNN>`` pieces; here the Unigram
+  model keeps the proto's flag, with a ByteFallback decoder) and whitespace (the converter splits
+  on every Unicode space, also on characters nmt_nfkc leaves alone, U+0085 and U+1680; here
+  spaces are collapsed and trimmed on the normalized text exactly as sentencepiece's
+  ``remove_extra_whitespaces`` does). Pieces that sentencepiece never matches in text
+  (control, unknown and byte pieces, and the sentinels, which the raw model does not have) carry
+  a prohibitive score, since the Unigram model has no "control" type of its own; the trainer
+  keeps their characters in the alphabet so a spelt-out path always exists
+  (trainer.required_chars).
 
-Known remaining differences (tests/test_vocab_hf.py pins the first two):
+Where the two can still differ (docs/vocab.md measures both on real documents and a fuzz set):
 
-* Long inputs (thousands of tokens without a break, e.g. a whole document): sentencepiece
-  sums path scores in float32 and can pick a segmentation of a word whose score ties or is
-  below another's by less than float32 rounding; tokenizers decodes word by word in
-  float64. On the real-web corpus a few of its 290 documents differ this way (5 with a
-  1,000-piece vocabulary), none of its 7,779 lines.
+* sentencepiece sums path scores in float32 over the whole input, tokenizers in float64 word by
+  word; near-ties (within float32 rounding, e.g. ``'.....'``, or anywhere in a long document)
+  can go either way. ``c4forge vocab`` rounds piece scores to multiples of 2^-6
+  (trainer.SCORE_QUANTUM), which makes both sums exact, so its vocabularies give the same ids
+  on every document below ~2^18 in path score (some 25,000 tokens); another model's (T5's own)
+  near-ties are not removed by exporting it.
+* tokenizers' ``Precompiled`` normalizer works on grapheme clusters and replaces a short
+  cluster by the mapping of its first matching prefix, where sentencepiece takes the longest
+  matching prefix and carries on: ``'¨\u200dx'`` loses the joiner (and with byte fallback its
+  bytes) in HF. No tokenizers normalizer can express sentencepiece's rule (the nmt_nfkc map has
+  220,000 multi-character entries).
 * ``decode`` shows an unknown piece as ``<unk>``; sentencepiece shows `` ⁇ ``.
 * With ``--normalization identity``/``nfkc``/``nfkc_cf`` (not the default), text containing
   the character ``▁`` (U+2581) itself can differ; nmt_nfkc maps it to a space.
@@ -36,11 +44,12 @@ Known remaining differences (tests/test_vocab_hf.py pins the first two):
 Ids: the sentencepiece pieces, then ``<extra_id_99>`` … ``<extra_id_0>`` (seqio order), so
 ``len(tokenizer) == pieces + extra_ids`` (32,100 for T5); ``encode`` appends ``</s>``.
 Load it with ``AutoTokenizer``: ``T5Tokenizer.from_pretrained`` rebuilds transformers' own
-T5 pipeline from the vocabulary and loses the first two points.
+T5 pipeline from the vocabulary and loses byte fallback and the whitespace rule.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -97,19 +106,28 @@ def export_hf_tokenizer(model_path: Path, out_dir: Path, extra_ids: int = 100) -
 
     proto = _load_proto(model_path)
     spec = proto.trainer_spec
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=build_backend(proto, extra_ids),
-        pad_token=proto.pieces[spec.pad_id].piece, eos_token=proto.pieces[spec.eos_id].piece,
-        unk_token=proto.pieces[spec.unk_id].piece,
-        additional_special_tokens=[sentinel(i) for i in range(extra_ids)],
-        split_special_tokens=True,
-    )
+    specials = {"pad_token": proto.pieces[spec.pad_id].piece, "eos_token": proto.pieces[spec.eos_id].piece,
+                "unk_token": proto.pieces[spec.unk_id].piece}
+    sentinels = [sentinel(i) for i in range(extra_ids)]
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=build_backend(proto, extra_ids),
+                                        additional_special_tokens=sentinels, **specials)
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(out_dir))
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(specials, sentinels), indent=2) + "\n")
     if model_path.resolve() != (out_dir / "spiece.model").resolve():
         shutil.copyfile(model_path, out_dir / "spiece.model")
     check_hf_tokenizer(out_dir, len(proto.pieces), extra_ids)
     return out_dir
+
+
+def tokenizer_config(specials: dict, sentinels: list[str]) -> dict:
+    """Written, not left to ``save_pretrained``: transformers 5 names its backend class
+    (``TokenizersBackend``) and lists the sentinels as ``extra_special_tokens``, neither of
+    which 4.x can load. ``PreTrainedTokenizerFast`` and ``additional_special_tokens`` load in
+    both as the same tokenizer; ``clean_up_tokenization_spaces`` off keeps ``decode`` from
+    deleting spaces before punctuation (4.x's default would)."""
+    return {"tokenizer_class": "PreTrainedTokenizerFast", **specials, "additional_special_tokens": sentinels,
+            "split_special_tokens": False, "clean_up_tokenization_spaces": False}
 
 
 def load_hf_tokenizer(directory: Path):

@@ -12,6 +12,16 @@ and can reorder near-equal pieces. Same sample + same options + same sentencepie
 → byte-identical model (0.2.2 and 0.2.3 give different models). Training through
 ``sentence_iterator`` and ``model_writer`` also keeps temporary paths out of the model's
 trainer_spec, which would otherwise differ run to run.
+
+Scores: the trained piece scores (log probabilities) are rounded to multiples of 2^-6
+(``SCORE_QUANTUM``) before the model is written. sentencepiece's Viterbi adds scores in float32
+along the whole input, and the exported HF tokenizer (tokenizers, float64, word by word) must
+pick the same segmentation; with arbitrary float32 scores the two round near-ties differently
+(one document in a few hundred, and strings as short as ``'.....'``). Sums of multiples of 2^-6
+are exact in float32 up to 2^18, so the two agree wherever sentencepiece's running path score
+stays above -262,144 (~25,000 tokens of a 32k vocabulary), and both break exact ties the same way
+(the piece that starts earliest). The rounding moves a score by at most 0.008 nats; only
+segmentations already tied within that can change.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ DEFAULT_THREADS = 16
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 # 2**31 - 1 characters is the 32-bit suffix array's limit ("Input corpus too large").
 LARGE_CORPUS_CHARS = 2**31 - 1
+SCORE_QUANTUM = 2.0**-6  # module docstring: exact float32 path sums, so HF = sentencepiece
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +112,17 @@ def train_model(options: TrainerOptions, sentences: Iterable[str], sample_bytes:
         sentence_iterator=iter(sentences), model_writer=writer,
         minloglevel=0 if verbose else 2, **trainer_arguments(options, sample_bytes),
     )
-    return writer.getvalue()
+    return quantize_scores(writer.getvalue())
+
+
+def quantize_scores(model: bytes, quantum: float = SCORE_QUANTUM) -> bytes:
+    """The model with every piece score rounded to a multiple of ``quantum`` (module docstring)."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto.FromString(model)
+    for piece in proto.pieces:
+        piece.score = round(piece.score / quantum) * quantum
+    return proto.SerializeToString()
 
 
 def vocab_text(model: bytes) -> str:

@@ -20,6 +20,7 @@ from c4forge.corpus.reader import Corpus, find_corpus
 
 from . import evaluation, memory
 from .hf_export import export_hf_tokenizer
+from .progress import counted, phase
 from .sampling import SAMPLE_INFO_NAME, SampleInfo, measure_sample, write_sample
 from .trainer import LARGE_CORPUS_CHARS, TrainerOptions, check_t5_layout, train_from_shards
 
@@ -32,6 +33,14 @@ OUTPUT_FILES = ("spiece.model", "spiece.vocab", "tokenizer.json", "tokenizer_con
 BeamSampler = Callable[[Corpus, int, int, int, str, Sequence[str]], SampleInfo]
 
 
+# The default sample fits a 32 GB machine: C4 lines average about 200 bytes, so 4 M lines are
+# ~0.8 GB of text and need ~23 GB to train by memory.training_memory_estimate (18-21 GB at the
+# measured 23-26 bytes a byte). The usual T5-size sample, 10 M lines (~2 GB, 50-60 GB of RAM), is
+# one flag away: --sentences 10000000 (docs/vocab.md).
+DEFAULT_SENTENCES = 4_000_000
+T5_SIZE_SENTENCES = 10_000_000
+
+
 class VocabError(ValueError):
     """A mistake in the request (no corpus, output taken, sample too big): one line, exit 2."""
 
@@ -40,7 +49,7 @@ class VocabError(ValueError):
 class VocabConfig:
     corpus: str
     output: str
-    sentences: int = 10_000_000
+    sentences: int = DEFAULT_SENTENCES
     trainer: TrainerOptions = TrainerOptions()
     sampler: str = "local"  # or "beam"
     sample_dir: Optional[str] = None  # keep the sample here (default: a temporary dir, removed)
@@ -93,10 +102,12 @@ def check_fits(info: SampleInfo, config: VocabConfig) -> int:
 def sample_locally(corpus: Corpus, config: VocabConfig, sample_dir: Path) -> tuple[SampleInfo, list[Path]]:
     """Measure first (keys only), refuse a sample that will not train, then write it."""
     options = config.trainer
-    info = measure_sample(corpus.iter_examples("train"), options.seed, config.sentences, options.max_sentence_bytes)
+    documents = corpus.dataset.splits.get("train", (None,))[0]
+    info = measure_sample(counted(corpus.iter_examples("train"), "sampling: measuring", documents), options.seed,
+                          config.sentences, options.max_sentence_bytes)
     require_text(info, corpus)
     check_fits(info, config)
-    return info, write_sample(corpus.iter_examples("train"), info, sample_dir)
+    return info, write_sample(counted(corpus.iter_examples("train"), "sampling: writing", documents), info, sample_dir)
 
 
 def sample_with_beam(corpus: Corpus, config: VocabConfig, sample_dir: Path, beam_args: Sequence[str],
@@ -115,6 +126,8 @@ def require_text(info: SampleInfo, corpus: Corpus) -> None:
 
 
 def train(config: VocabConfig, shards: list[Path], info: SampleInfo, output: Path) -> Path:
+    phase("training sentencepiece on %s lines (%s) with %d thread(s)", f"{info.sentences:,}",
+          memory.human(info.sample_bytes), config.trainer.threads)
     try:
         model_path = train_from_shards(config.trainer, shards, output, info.sample_bytes, config.verbose)
     except RuntimeError as e:  # e.g. "Vocabulary size too high (32000). Please set it to a value <= 29503."
@@ -165,8 +178,10 @@ def run_vocab(config: VocabConfig, beam_args: Sequence[str] = (), beam_sampler: 
         if created and not any(output.iterdir()):
             output.rmdir()  # a refused request leaves nothing behind
         raise
+    phase("trained in %.1f s; exporting the transformers tokenizer", clock.seconds["train"])
     export_hf_tokenizer(model_path, output, config.trainer.extra_ids)
     clock.lap("export")
+    phase("evaluating on up to %s documents", f"{config.eval_docs:,}")
     eval_text = evaluation.choose_eval_text(corpus, info, config.eval_docs)
     evaluated = evaluation.evaluate(model_path, output, eval_text)
     clock.lap("evaluate")
@@ -227,6 +242,14 @@ def _percent(rate: Optional[float]) -> str:
     return "n/a" if rate is None else f"{rate:.4%}"
 
 
+def _parity_line(parity: dict, what: str) -> str:
+    line = f"            HF tokenizer = sentencepiece on {parity['identical']:,} of {parity['texts']:,} {what}"
+    if parity["identical"] < parity["texts"]:
+        line += (f" (the others: {parity['normalizer_differs']} normalizer, {parity['segmentation_differs']} "
+                 "segmentation; docs/vocab.md)")
+    return line
+
+
 def format_report(report: dict, output: str) -> str:
     sample, vocab, ev = report["sample"], report["vocabulary"], report["evaluation"]
     lines = [
@@ -238,14 +261,14 @@ def format_report(report: dict, output: str) -> str:
     if ev["source"] is None:
         lines.append(f"evaluation  {ev['note']}")
     else:
-        parity = ev["hf_parity"]
         lines += [
             f"evaluation  {ev['note']}",
             f"            tokens/word {ev['tokens_per_word']}, unk rate {_percent(ev['unk_rate'])}, "
             f"byte fallback {_percent(ev['byte_fallback_rate'])}, "
             f"character coverage {_percent(ev['character_coverage'])}",
-            f"            HF tokenizer = sentencepiece on {parity['identical']:,} of {parity['lines']:,} lines",
+            _parity_line(ev["hf_parity"], "held-out lines" if ev["source"] == evaluation.HELDOUT else "documents"),
         ]
+    lines.append(_parity_line(ev["hf_parity_fuzz"]["total"], "fuzz strings"))
     seconds = report["seconds"]
     lines += [
         "time        " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()),

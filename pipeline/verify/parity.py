@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import tempfile
+from importlib import resources
 from typing import Sequence
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from c4forge.cleaning_rules.badwords import packaged_lists
 from c4forge.cleaning_rules.counters import CHARS
 from c4forge.corpus.jsonl import iter_jsonl
 from c4forge.pipeline.build import BuildConfig, expand_inputs, load_profile_badwords, metric_counters, with_default_runner
@@ -25,6 +28,7 @@ from c4forge.pipeline.graph import build_c4
 from . import compare, reference
 
 DOCUMENT_FIELDS = ("url", "text", "timestamp", "split", "content-type", "content-length")
+logger = logging.getLogger("c4forge.parity")
 
 
 def _document(split_page) -> str:
@@ -44,8 +48,9 @@ def run_c4forge_documents(wet_paths: Sequence[str], config: BuildConfig, beam_ar
         result = pipeline.run()
         result.wait_until_finish()
         docs = [doc for path in sorted(glob.glob(os.path.join(tmp, "docs*"))) for doc in iter_jsonl(path)]
+    # c4forge-only counters: characters removed, and the files skipped whole (by reason, and by name)
     counters = {k: v for k, v in metric_counters(result).items()
-                if not k.startswith(CHARS + "/") and not k.startswith("split-wet-file/skipped-file")}
+                if not k.startswith((CHARS + "/", "split-wet-file/skipped-file", "skipped-files/"))}
     return sorted(docs, key=lambda d: (d["split"], d["url"])), counters
 
 
@@ -55,10 +60,11 @@ def run_parity(args, beam_args: Sequence[str]) -> "ParityOutcome":
     profile = config.resolved_profile()
     if profile.name != "c4-en-3.1.0":
         raise ValueError("parity compares with TFDS c4/en 3.1.0: use the default profile without switches")
-    if not args.badwords_dir:
-        raise ValueError("parity needs --badwords-dir (the reference reads the list from disk)")
     wet_paths = expand_inputs(config.inputs)
-    ref = reference.run_reference(wet_paths, args.badwords_dir, beam_args)
+    logger.info("parity: running TFDS's reference graph on %d file(s)", len(wet_paths))
+    with resources.as_file(packaged_lists()) as packaged:  # the reference reads the list from a folder
+        ref = reference.run_reference(wet_paths, args.badwords_dir or packaged, beam_args)
+    logger.info("parity: running c4forge's graph on the same file(s)")
     docs, counters = run_c4forge_documents(wet_paths, config, beam_args)
     comparisons = [("TFDS reference graph vs c4forge", compare.compare(
         ref.documents, docs, ref.counters, counters,

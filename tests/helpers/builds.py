@@ -6,10 +6,11 @@ import hashlib
 import json
 from pathlib import Path
 
-# Differ from run to run by design: the report (timings), the manifest (run id, time, the
-# report's digest) and the lock file; the manifest's shard entries are compared apart
-# (manifest_of_shards).
-PER_RUN_FILES = ("c4forge-report.json", "c4forge-manifest.json", ".c4forge.lock")
+# Differ from run to run by design: the report (timings) and its picture and page, the manifest
+# (run id, time, the report's digests) and the lock file; the manifest's shard entries are
+# compared apart (manifest_of_shards).
+REPORT_FILES = ("c4forge-report.json", "c4forge-report.png", "c4forge-report.html")
+PER_RUN_FILES = (*REPORT_FILES, "c4forge-manifest.json", ".c4forge.lock")
 
 
 def file_digests(root: Path) -> dict[str, str]:
@@ -21,5 +22,5 @@ def file_digests(root: Path) -> dict[str, str]:
 def manifest_of_shards(root: Path) -> tuple:
     """The manifest's datasets and file entries, without the report's."""
     manifest = json.loads((root / "c4forge-manifest.json").read_text())
-    files = {path: entry for path, entry in manifest["files"].items() if path != "c4forge-report.json"}
+    files = {path: entry for path, entry in manifest["files"].items() if path not in REPORT_FILES}
     return manifest["datasets"], files

@@ -137,11 +137,15 @@ def test_t5_profile_2_2_0_checks_bad_words_per_line(tmp_path):
     assert (out / "c4" / "en" / "2.2.0" / "dataset_info.json").is_file()
 
 
-def test_progress_is_logged_with_pages_and_eta(tmp_path, monkeypatch, caplog):
+def test_progress_is_logged_with_files_pages_and_eta(tmp_path, monkeypatch, caplog):
+    """In-process (FnApiRunner), not on a terminal: the build's own lines, not one per file."""
     monkeypatch.setenv("C4FORGE_PROGRESS_SECONDS", "0")
     caplog.set_level("INFO", logger="c4forge.progress")
     assert build(tmp_path / "build") == 0
-    reading = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reading ")]
-    assert reading and all("pages" in m and "ETA" in m for m in reading)
-    assert any(m.startswith(f"read {REALWEB_WET}: 974 pages") for m in caplog.messages)
-    assert any(m.startswith("kept ") for m in caplog.messages)
+    lines = [r.getMessage() for r in caplog.records if r.name == "c4forge.progress"]
+    reading = [m for m in lines if m.startswith("read 0/1 files, ")]
+    assert reading and all("pages/s" in m and "ETA" in m and "MiB" in m for m in reading)
+    assert any(m.startswith("read 1/1 files, 4.3 MiB of 4.3 MiB (100%), 974 pages") and "kept 252 pages so far" in m
+               for m in lines)
+    assert lines[-1].startswith("read 1 files (4.3 MiB), 974 pages in ") and lines[-1].endswith("; kept 252 pages")
+    assert not any(m.startswith(f"read {REALWEB_WET}") for m in lines)

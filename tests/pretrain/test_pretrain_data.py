@@ -235,3 +235,58 @@ def test_layouts_are_saved_once_and_memory_mapped(store):
     reloaded = Stream(store, PARAMS).layout(3)
     assert (directory / "order.npy").stat().st_mtime_ns == stamp
     assert isinstance(reloaded.order, np.memmap) and reloaded.order.tolist() == layout.order.tolist()
+
+
+def test_a_layout_built_block_by_block_equals_the_whole_array_build(store):
+    """The build streams over documents (a token-cache shard at a time in training); any block size,
+    with or without a document range, gives the same arrays."""
+    from c4forge.pretrain.layout import ARRAYS, array_blocks, build_epoch_layout_from_blocks
+
+    starts, lengths = store.doc_starts_and_lengths()
+    for params in (PARAMS, LayoutParams(**{**PARAMS.__dict__, "doc_range": (13, 77)})):
+        whole = build_epoch_layout(starts, lengths, params, 2)
+        for blocks in (array_blocks(starts, lengths, 1), array_blocks(starts, lengths, 5), store.doc_blocks()):
+            built = build_epoch_layout_from_blocks(blocks, params, 2)
+            assert all(np.array_equal(getattr(built, name), getattr(whole, name)) for name in ARRAYS)
+    assert store.num_docs == len(lengths) == 90
+
+
+def test_ranks_that_do_not_build_wait_for_the_builders_files_and_map_them(store, tmp_path):
+    """One layout build per node: local rank 0 builds, the others poll for its files."""
+    import shutil
+    import threading
+
+    copy = TokenStore(shutil.copytree(store.directory, tmp_path / "store", ignore=shutil.ignore_patterns("layouts")))
+    waiter = Stream(copy, PARAMS, builds=False, poll_seconds=0.01)
+    got = {}
+    thread = threading.Thread(target=lambda: got.setdefault("layout", waiter.layout(1)))
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive() and not waiter.root.exists()  # nothing built by the waiting rank
+    built = Stream(copy, PARAMS).layout(1)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert isinstance(got["layout"].order, np.memmap)
+    assert got["layout"].order.tolist() == built.order.tolist()
+
+
+def vm_flags(path: Path) -> set[str]:
+    """The kernel's VmFlags of this process's mapping of ``path`` ("rr": MADV_RANDOM)."""
+    lines = Path("/proc/self/smaps").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.endswith(str(path)):
+            flags = next(row for row in lines[index:] if row.startswith("VmFlags:"))
+            return set(flags.split()[1:])
+    raise AssertionError(f"{path} is not mapped")
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").is_file(), reason="needs Linux's /proc/self/smaps")
+def test_memory_maps_are_advised_for_random_access(store):
+    layout = Stream(store, PARAMS).layout(0)
+    directory = Stream(store, PARAMS).root / "epoch-00000"
+    assert "rr" in vm_flags(directory / "pieces_file.npy")
+    assert "rr" not in vm_flags(directory / "order.npy")  # read front to back
+    fresh = TokenStore(store.directory)
+    fresh.gather(np.array([0, 5]))
+    assert "rr" in vm_flags(fresh.directory / "shard-00000.bin")
+    assert layout.num_rows > 0

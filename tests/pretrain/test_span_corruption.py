@@ -50,6 +50,33 @@ def test_568_tokens_make_85_noise_tokens_in_28_spans_and_512_by_114():
     assert (counts.inputs_length, counts.targets_length) == (512, 114)
 
 
+def t5_noise_counts(length: int, noise_density: float, mean_noise_span_length: float) -> tuple[int, int]:
+    """T5's ``random_spans_noise_mask`` arithmetic, written the way TF evaluates it:
+    ``to_int(tf.round(to_float(length) * noise_density))`` with to_float = float32 (the Python
+    density becomes a float32 constant), clamped to [1, length - 1], then
+    ``to_int(tf.round(to_float(num_noise_tokens) / mean_noise_span_length))``, at least 1;
+    ``tf.round`` rounds half to even."""
+    length = max(length, 2)
+    noise = int(np.round(np.float32(length) * np.float32(noise_density)))
+    noise = min(max(noise, 1), length - 1)
+    spans = max(int(np.round(np.float32(noise) / np.float32(mean_noise_span_length))), 1)
+    return noise, spans
+
+
+@pytest.mark.parametrize("noise_density,mean", [(0.15, 3.0), (0.25, 3.0), (0.5, 3.0), (0.15, 8.0), (0.3, 2.5)])
+def test_noise_counts_are_t5s_float32_ones_for_every_length_up_to_568(noise_density, mean):
+    for length in range(2, 569):
+        counts = noise_counts(length, noise_density, mean)
+        assert (counts.num_noise, counts.num_spans) == t5_noise_counts(length, noise_density, mean), length
+
+
+def test_float32_decides_lengths_where_float64_rounds_the_other_way():
+    """190 x 0.15 is 28.4999... in float64 but 28.500002 in float32: T5 masks 29 tokens in 10 spans."""
+    assert [(noise_counts(n).num_noise, noise_counts(n).num_spans) for n in (190, 350, 390)] == [
+        (29, 10), (53, 18), (59, 20)]
+    assert int(round(190 * 0.15)) == 28  # what plain Python float64 would have said
+
+
 def test_masks_start_kept_end_noise_with_exact_counts():
     masks = noise_masks(fold_keys(derive_key(3), np.arange(2000)), 568)
     assert not masks[:, 0].any() and masks[:, -1].all()

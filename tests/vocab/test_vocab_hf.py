@@ -3,12 +3,12 @@ vocabulary trained on the shared real-web corpus (small vocab: the corpus is ~1.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 
 from c4forge.corpus.reader import find_corpus
+from c4forge.tokenizer_training import evaluation
 from c4forge.tokenizer_training.hf_export import export_hf_tokenizer, load_hf_tokenizer
 from c4forge.tokenizer_training.sampling import measure_sample, write_sample
 from c4forge.tokenizer_training.trainer import TrainerOptions, check_t5_layout, train_from_shards
@@ -69,8 +69,10 @@ def processor(directory: Path):
 
 
 def mismatches(directory: Path, texts: list[str], **call) -> list[tuple[str, list[int], list[int]]]:
+    """Texts on which the exported tokenizer (special strings spelt out, as sentencepiece does)
+    and sentencepiece give different ids."""
     sp, tokenizer = processor(directory), load_hf_tokenizer(directory)
-    got = tokenizer(texts, add_special_tokens=False, **call)["input_ids"]
+    got = tokenizer(texts, add_special_tokens=False, split_special_tokens=True, **call)["input_ids"]
     return [(t, a, b) for t, a, b in zip(texts, sp.encode(texts), got) if a != b]
 
 
@@ -88,37 +90,78 @@ def test_t5_id_layout(t5_vocab):
                                                      "tokenizer_config.json"}
 
 
-def test_hf_equals_sentencepiece_on_every_corpus_line_and_tricky_text(t5_vocab, byte_vocab, documents):
+def test_hf_equals_sentencepiece_on_every_document_line_and_tricky_text(t5_vocab, byte_vocab, documents):
+    """Whole documents too (thousands of tokens): the trainer's score rounding makes both sides'
+    path sums exact, so float32 near-ties no longer go one way in sentencepiece and the other in
+    tokenizers (hf_export, trainer.SCORE_QUANTUM)."""
     lines = [line for doc in documents for line in doc.split("\n")]
-    assert len(lines) > 7000
+    assert len(lines) > 7000 and max(len(processor(t5_vocab).encode(d)) for d in documents) > 20000
     for directory in (t5_vocab, byte_vocab):
-        assert mismatches(directory, lines + TRICKY) == []
+        assert mismatches(directory, documents + lines + TRICKY) == []
 
 
-def test_special_token_strings_in_text_are_text_by_default(t5_vocab):
+def test_piece_scores_are_multiples_of_the_quantum(t5_vocab):
+    from c4forge.tokenizer_training.trainer import SCORE_QUANTUM
+
+    sp = processor(t5_vocab)
+    scores = [sp.get_score(i) for i in range(sp.get_piece_size())]
+    assert all((score / SCORE_QUANTUM).is_integer() for score in scores)
+    assert len(set(scores)) > 100  # still a ranking, not a handful of levels
+
+
+@pytest.mark.parametrize("name", ["t5_vocab", "byte_vocab"])
+def test_fuzz_set_differs_only_where_transformers_normalizes_differently(name, request):
+    """Whitespace, punctuation runs, digits and special look-alikes: always the same ids. Unicode:
+    only where tokenizers' Precompiled normalizer works on a grapheme cluster and sentencepiece
+    on its longest matching prefix (hf_export); never in the segmentation. docs/vocab.md has the
+    measured rates."""
+    directory = request.getfixturevalue(name)
+    sp, tokenizer = processor(directory), load_hf_tokenizer(directory)
+    results = {kind: evaluation.hf_parity(sp, tokenizer, texts) for kind, texts in evaluation.fuzz_texts().items()}
+    for kind in ("whitespace", "punctuation", "digits", "specials"):
+        assert results[kind]["identical"] == results[kind]["texts"] == evaluation.FUZZ_PER_KIND, kind
+    for kind, result in results.items():
+        assert result["segmentation_differs"] == 0, (kind, result["examples"])
+    total = evaluation.sum_parity(results.values())
+    assert total["identical"] / total["texts"] > (0.99 if name == "t5_vocab" else 0.95)
+    assert evaluation.hf_normalized(tokenizer, "¨\u200dx") != sp.normalize("¨\u200dx")  # the joiner is dropped
+
+
+def test_prompts_with_special_tokens_are_tokenized_like_t5_tokenizer_fast(t5_vocab, documents, tmp_path):
+    """``<extra_id_N>``, ``</s>``, ``<pad>``, ``<unk>`` in a prompt are their ids, token for token as
+    transformers' own T5 tokenizer built from the same spiece.model reads them (on text where that
+    tokenizer agrees with sentencepiece: it splits on U+0085 and drops byte fallback)."""
+    import random
+
+    from transformers import T5TokenizerFast
+
+    (tmp_path / "spiece.model").write_bytes((t5_vocab / "spiece.model").read_bytes())
+    t5 = T5TokenizerFast.from_pretrained(str(tmp_path.resolve()), extra_ids=100)
+    ours = load_hf_tokenizer(t5_vocab)
+    assert len(t5) == len(ours) == VOCAB + 100
+    rng = random.Random(0)
+    specials = [f"<extra_id_{i}>" for i in (0, 1, 2, 27, 99)] + ["</s>", "<pad>", "<unk>"]
+    prompts = ["The cat <extra_id_0> on the mat.", "<extra_id_0>", "x<extra_id_0>y", "a</s>b", "<pad><pad>",
+               " <extra_id_1> ", "<extra_id_0>\n<extra_id_1>", "Hello <extra_id_0>.", "<extra_id_0> <extra_id_1>"]
+    for line in (line for doc in documents for line in doc.split("\n") if line.strip()):
+        words = line.split(" ")
+        for _ in range(rng.randint(1, 4)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(specials) + rng.choice(["", "", " "]))
+        prompts.append(" ".join(words).replace(" <", "<", 1 if rng.random() < 0.3 else 0))  # glued to a word
+    assert len(prompts) > 7000
+    assert ours(prompts).input_ids == t5(prompts).input_ids
+    ids = ours("The cat <extra_id_0> on the mat.").input_ids
+    assert ids.count(VOCAB + 99) == 1 and ids[-1] == 1
+
+
+def test_special_token_strings_are_ids_by_default_and_text_on_request(t5_vocab):
     sp, tokenizer = processor(t5_vocab), load_hf_tokenizer(t5_vocab)
     text = "a literal <pad> and </s> and <extra_id_0> in a page"
     ids = tokenizer(text, add_special_tokens=False).input_ids
-    assert ids == sp.encode(text)
-    assert not {0, 1, 2} & set(ids) and max(ids) < VOCAB
-    # Opting in to HF's T5 behaviour: the strings become their ids (the documented difference).
-    opted = tokenizer(text, add_special_tokens=False, split_special_tokens=False).input_ids
-    assert {0, 1, VOCAB + 99} <= set(opted)
-
-
-def test_whole_documents_differ_only_by_float32_near_ties(t5_vocab, documents):
-    """sentencepiece's Viterbi sums float32 scores over the whole input; on long documents
-    it can prefer a segmentation of a word that scores lower by less than float32 rounding
-    (or exactly ties). Those are the only differences allowed."""
-    sp = processor(t5_vocab)
-    differing = mismatches(t5_vocab, documents)
-    assert len(differing) < len(documents) * 0.05
-    for _, expected, got in differing:
-        assert sp.decode(expected) == sp.decode(got)
-        ours, theirs = (math.fsum(sp.get_score(i) for i in ids) for ids in (got, expected))
-        assert ours >= theirs - 1e-9 * abs(theirs)  # tokenizers' choice is never worse ...
-        assert ours - theirs <= 1e-6 * abs(theirs)  # ... and better only within rounding
-        assert len(expected) > 500  # long inputs only
+    assert {0, 1, VOCAB + 99} <= set(ids)  # T5's tokenizer does the same (previous test)
+    # Spelt out, as sentencepiece and seqio read a C4 page: what pretraining's token cache holds.
+    spelt = tokenizer(text, add_special_tokens=False, split_special_tokens=True).input_ids
+    assert spelt == sp.encode(text) and not {0, 1, 2} & set(spelt) and max(spelt) < VOCAB
 
 
 def test_byte_fallback_is_carried_over(byte_vocab):
