@@ -87,3 +87,8 @@ def main(argv=None) -> int:
             raise
         print(f"c4forge: error: {e}", file=sys.stderr)
         return 2
+    except Exception:
+        # Not a mistake of the user's: say what it is, and keep the traceback (printed below).
+        print(f"c4forge: internal error in `c4forge {args.command}`: this is a bug; please report it with the "
+              f"traceback below", file=sys.stderr)
+        raise

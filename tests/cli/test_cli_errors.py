@@ -273,3 +273,15 @@ def test_langid_cld3_has_no_use_in_mc4(capsys, tmp_path, hide_module):
     code, line = run_cli(capsys, "build", "--input", local_input(tmp_path), "--output", str(tmp_path / "o"),
                          "--profile", "mc4-3.1.0", "--langid", "cld3")
     assert code == 2 and "--langid picks the English filter of the c4-en profiles" in line
+
+
+def test_an_internal_error_keeps_its_traceback_and_says_it_is_a_bug(capsys, tmp_path, monkeypatch):
+    from c4forge.cli import build as build_cli
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(build_cli, "build_corpus", broken)
+    with pytest.raises(KeyError, match="a bug"):  # the console script prints its traceback
+        cli.main(["build", "--input", local_input(tmp_path), "--output", str(tmp_path / "o")])
+    assert "c4forge: internal error in `c4forge build`: this is a bug" in capsys.readouterr().err
