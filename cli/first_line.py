@@ -11,6 +11,8 @@ logger = logging.getLogger("c4forge.cli")
 
 
 def _inputs(args: argparse.Namespace) -> str:
+    if getattr(args, "sample", False):
+        return "the packaged sample"
     if getattr(args, "input", None):
         return f"{len(args.input)} input(s)"
     crawl = getattr(args, "crawl", None) or getattr(args, "wet_paths", None)

@@ -57,3 +57,12 @@ def test_the_first_line_comes_within_seconds(tmp_path, command):
     print(f"\n{command}: first line after {seconds:.2f} s: {line}")
     assert f"INFO c4forge.cli: {says}" in line
     assert seconds < FIRST_LINE_WITHIN_S
+
+
+def test_a_sample_build_names_the_sample_as_its_input():
+    from argparse import Namespace
+
+    from c4forge.cli.first_line import first_line as line_of
+
+    args = Namespace(command="build", sample=True, input=None, crawl=None, segments=None, output="out/")
+    assert line_of(args) == "build: the packaged sample -> out/ (loading Apache Beam)"
