@@ -7,19 +7,20 @@ A corpus is what ``c4forge build`` wrote: a TFDS dataset directory of TFRecord s
 root, finds the manifest, and checks that every shard it lists is there with its size; reading
 a shard to its end checks its sha256. A folder without a manifest (a build that did not finish,
 or is still running) or with a missing or altered shard is refused with ``CorpusError``.
-Local paths only.
+Local paths, and URLs (``gs://``, ``s3://``) through a ``storage.py`` storage: fsspec's by
+default, Beam's in Beam jobs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Iterator, Optional
 
 from .example import iter_tfrecord_examples
 from .jsonl import iter_jsonl
 from .manifest import MANIFEST_NAME, CorpusError, Dataset, Manifest, VerifyingReader
+from .storage import LocalStorage, Storage, StorageError, is_url, relative_path, storage_for
 
 # How far above a dataset directory its build's output root can be (TFDS: <name>/<config>/<version>).
 MAX_DATASET_DEPTH = 3
@@ -27,44 +28,55 @@ MAX_DATASET_DEPTH = 3
 
 @dataclasses.dataclass(frozen=True)
 class Corpus:
-    """One dataset of a finished build: its format and where its (listed) shards are."""
+    """One dataset of a finished build: its format and where its (listed) shards are. Paths are
+    strings: local paths or URLs, read through ``storage``."""
 
-    root: Path  # the dataset directory
+    root: str  # the dataset directory
     kind: str  # "tfrecord" or "jsonl"
-    output_root: Path  # the build's output folder, where its manifest is
+    output_root: str  # the build's output folder, where its manifest is
     manifest: Manifest
     dataset: Dataset
+    storage: Storage = dataclasses.field(default_factory=LocalStorage, compare=False)
 
     def split_files(self, split: str) -> list[str]:
-        return [str(self.output_root / relative) for relative in self.dataset.shard_paths(split)]
+        return [self.storage.join(self.output_root, relative) for relative in self.dataset.shard_paths(split)]
+
+    def relative(self, path: str) -> str:
+        """A file's path relative to the output root, as the manifest lists it."""
+        return relative_path(self.storage, path, self.output_root)
 
     def iter_examples(self, split: str, files: Optional[list[str]] = None) -> Iterator[dict]:
         """Examples of a split in file order (dicts with at least url/text/timestamp)."""
         read = iter_tfrecord_examples if self.kind == "tfrecord" else iter_jsonl
         for path in self.split_files(split) if files is None else files:
-            yield from read(path, opener=self._open_verified)
+            yield from read(path, opener=self.open_verified)
 
     def iter_texts(self, split: str) -> Iterator[str]:
         for example in self.iter_examples(split):
             yield example["text"]
 
-    def _open_verified(self, path: str) -> VerifyingReader:
-        relative = Path(path).resolve().relative_to(self.output_root.resolve()).as_posix()
-        entry = self.manifest.files.get(relative)
+    def open_verified(self, path: str) -> VerifyingReader:
+        """A shard of the build, checked against the manifest's size and sha256 once read whole."""
+        entry = self.manifest.files.get(self.relative(path))
         if entry is None:
             raise CorpusError(f"{path} is not a file of the build in {self.output_root}")
-        return VerifyingReader(open(path, "rb"), entry, path)
+        return VerifyingReader(self.storage.open(path), entry, path)
 
 
 class CorpusNotFound(CorpusError, FileNotFoundError):
     pass
 
 
-def _output_root_of(path: Path) -> Optional[Path]:
+def _output_root_of(storage: Storage, path: str) -> Optional[str]:
     """The folder holding the manifest of the build ``path`` is part of, if any."""
-    for candidate in [path, *path.parents][:MAX_DATASET_DEPTH + 1]:
-        if (candidate / MANIFEST_NAME).is_file():
+    candidate = storage.canonical(path)
+    for _ in range(MAX_DATASET_DEPTH + 1):
+        if storage.is_file(storage.join(candidate, MANIFEST_NAME)):
             return candidate
+        above = storage.parent(candidate)
+        if above == candidate:
+            return None
+        candidate = above
     return None
 
 
@@ -73,11 +85,7 @@ BUILD_TRACES = ("dataset_info.json", "*.tfrecord-*-of-*", "c4-*.json.gz", "c4for
                 "*/c4-*.json.gz", "*/*/*/dataset_info.json", "*/*/*/*.tfrecord-*-of-*")
 
 
-def _looks_like_a_build(path: Path) -> bool:
-    return any(any(path.glob(pattern)) for pattern in BUILD_TRACES)
-
-
-def _choose_dataset(manifest: Manifest, relative: str, where: Path) -> Dataset:
+def _choose_dataset(manifest: Manifest, relative: str, where: str) -> Dataset:
     if relative != ".":
         dataset = manifest.dataset(relative)
         if dataset is None:
@@ -94,12 +102,12 @@ def _choose_dataset(manifest: Manifest, relative: str, where: Path) -> Dataset:
     return dataset
 
 
-def _check_files_present(output_root: Path, manifest: Manifest, dataset: Dataset) -> None:
+def _check_files_present(storage: Storage, output_root: str, manifest: Manifest, dataset: Dataset) -> None:
     for split in dataset.splits:
         for relative in dataset.shard_paths(split):
-            path = output_root / relative
+            path = storage.join(output_root, relative)
             entry = manifest.files.get(relative)
-            size = path.stat().st_size if path.is_file() else None
+            size = storage.size(path) if storage.is_file(path) else None
             if entry is None or size != entry.bytes:
                 found = "missing" if size is None else f"{size:,} bytes, the manifest says {entry.bytes:,}" \
                     if entry else "not in the manifest's file list"
@@ -107,22 +115,33 @@ def _check_files_present(output_root: Path, manifest: Manifest, dataset: Dataset
                                   f"rebuild it with `c4forge build --overwrite`")
 
 
-def find_corpus(path: str | os.PathLike) -> Corpus:
+def _no_corpus(storage: Storage, where: str) -> CorpusError:
+    if storage.any_match(where, BUILD_TRACES):
+        return CorpusError(f"{where}: no {MANIFEST_NAME}, so not a finished build (interrupted, still running, "
+                           f"or from an older c4forge); finish or rerun `c4forge build --overwrite` into it")
+    return CorpusNotFound(f"no c4forge corpus under {where} (expected the --output of `c4forge build`, with "
+                          f"{MANIFEST_NAME})")
+
+
+def find_corpus(path: str | os.PathLike, storage: Optional[Storage] = None) -> Corpus:
     """The corpus at ``path``: a TFDS dataset dir, a JSONL dir, or a build output root (the
-    TFDS layout preferred when both are there). CorpusError when it is not a finished build."""
-    where = Path(path)
-    if not where.is_dir():
-        raise CorpusNotFound(f"no c4forge corpus at {where}: no such folder (expected the --output of `c4forge build`)")
-    output_root = _output_root_of(where)
-    if output_root is None:
-        if _looks_like_a_build(where):
-            raise CorpusError(f"{where}: no {MANIFEST_NAME}, so not a finished build (interrupted, still running, "
-                              f"or from an older c4forge); finish or rerun `c4forge build --overwrite` into it")
-        raise CorpusNotFound(f"no c4forge corpus under {where} (expected the --output of `c4forge build`, with "
-                             f"{MANIFEST_NAME})")
-    manifest_path = output_root / MANIFEST_NAME
-    manifest = Manifest.from_json(manifest_path.read_bytes(), str(manifest_path))
-    dataset = _choose_dataset(manifest, where.resolve().relative_to(output_root.resolve()).as_posix(), where)
-    _check_files_present(output_root, manifest, dataset)
-    return Corpus(root=output_root / dataset.directory, kind=dataset.format, output_root=output_root,
-                  manifest=manifest, dataset=dataset)
+    TFDS layout preferred when both are there); a local path or a URL. CorpusError when it is
+    not a finished build."""
+    where = str(path)
+    storage = storage or storage_for(where)
+    try:
+        if not is_url(where) and not os.path.isdir(where):
+            raise CorpusNotFound(f"no c4forge corpus at {where}: no such folder (expected the --output of "
+                                 "`c4forge build`)")
+        output_root = _output_root_of(storage, where)
+        if output_root is None:
+            raise _no_corpus(storage, where)
+        manifest_path = storage.join(output_root, MANIFEST_NAME)
+        with storage.open(manifest_path) as handle:
+            manifest = Manifest.from_json(handle.read(), manifest_path)
+        dataset = _choose_dataset(manifest, relative_path(storage, where, output_root), where)
+        _check_files_present(storage, output_root, manifest, dataset)
+    except StorageError as error:
+        raise CorpusNotFound(f"--corpus {where}: {error}") from None
+    return Corpus(root=storage.join(output_root, dataset.directory), kind=dataset.format, output_root=output_root,
+                  manifest=manifest, dataset=dataset, storage=storage)

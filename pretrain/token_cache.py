@@ -23,6 +23,7 @@ import json
 import logging
 import multiprocessing
 import os
+import posixpath
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -48,12 +49,16 @@ def corpus_identity(corpus: Corpus, split: str) -> dict:
     and sizes of a TFDS build) and each file's name and size. Contents are not hashed: a full C4
     split is hundreds of GB."""
     files = corpus.split_files(split)
-    info = corpus.root / "dataset_info.json"
+    info = corpus.storage.join(corpus.root, "dataset_info.json")
+    info_sha256 = None
+    if corpus.storage.is_file(info):
+        with corpus.storage.open(info) as handle:
+            info_sha256 = hashlib.sha256(handle.read()).hexdigest()
     return {
         "kind": corpus.kind,
         "split": split,
-        "dataset_info_sha256": hashlib.sha256(info.read_bytes()).hexdigest() if info.is_file() else None,
-        "files": [[os.path.basename(f), os.path.getsize(f)] for f in files],
+        "dataset_info_sha256": info_sha256,
+        "files": [[posixpath.basename(f.replace(os.sep, "/")), corpus.storage.size(f)] for f in files],
     }
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from c4forge.corpus.reader import Corpus, CorpusNotFound, find_corpus
+from c4forge.corpus.storage import is_url
 
 from . import checkpoint as ckpt
 from .config import EVAL_SEED, TrainConfig
@@ -65,7 +66,7 @@ def token_store(corpus, split: str, vocab: Vocab, config: TrainConfig, runtime: 
 
 
 def open_corpus(path: str) -> Corpus:
-    if not Path(path).is_dir():
+    if not is_url(path) and not Path(path).is_dir():
         raise PretrainError(f"--corpus {path}: no such directory (expected the output of `c4forge build`)")
     try:
         return find_corpus(path)
