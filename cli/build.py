@@ -118,10 +118,17 @@ def add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> 
     _add_input_format_arguments(p)
     _add_langid_argument(p)
     _add_crawl_arguments(p)
-    p.add_argument("--spill-dir", metavar="DIR",
-                   help="local runner only: shuffles (URL and line dedup, shard writing) go through files in DIR "
-                        "instead of memory, so peak memory stays flat as the input grows; costs CPU and disk "
-                        "(about the input's size, compressed)")
+    spill = p.add_mutually_exclusive_group()
+    spill.add_argument("--spill-dir", metavar="DIR",
+                       help="local runner only: shuffles (URL and line dedup, shard writing) go through files in DIR "
+                            "instead of memory, so peak memory stays flat as the input grows; costs CPU and disk "
+                            "(about the input's size, compressed). Without it a local build does so on its own when "
+                            "its estimated in-memory peak (13.5x the gzipped input) passes half the available memory "
+                            "or 4 GiB (more than about one WET file), into OUTPUT/.c4forge-spill or the temporary "
+                            "folder, and says so")
+    spill.add_argument("--no-spill", action="store_true",
+                       help="local runner: keep the shuffles in memory, however large the input (fastest when the "
+                            "memory is there)")
 
 
 
@@ -180,7 +187,7 @@ def build_corpus(args, beam_args, output: str) -> dict:
         noblocklist=args.noblocklist, wet_quirks=args.wet_quirks, badwords_dir=args.badwords_dir,
         formats=formats, num_shards=args.num_shards, overwrite=args.overwrite, dedup=args.dedup,
         input_format=args.input_format, html_extractor=args.html_extractor, langid=args.langid,
-        spill_dir=args.spill_dir,
+        spill_dir=args.spill_dir, no_spill=args.no_spill,
     )
     return run_build(config, beam_args, wet_files=wet_files, fetch_report=fetch_report)
 

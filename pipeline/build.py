@@ -39,8 +39,7 @@ from .publish import (REPORT_NAME, REPORT_PAGE_NAME, REPORT_PICTURE_NAME, datase
 from .report_page import report_pictures
 from .sinks import WriteJsonlSplits, WriteTfdsDataset
 from .spill import SpillConfig
-from .spill_setup import (check_spill_dir, input_bytes_of, is_local_runner, physical_memory_bytes, run_spill_dir,
-                          spill_hint)
+from .spill_setup import build_spill, check_spill_dir, input_bytes_of, is_local_runner
 from .submission import explained_runner_errors, hand_to_runner_only, is_dry_run, refuse_template
 
 logger = logging.getLogger(__name__)
@@ -66,6 +65,7 @@ class BuildConfig:
     html_extractor: str = "resiliparse"
     langid: str = language.LANGDETECT  # the English filter's backend; only langdetect is C4
     spill_dir: Optional[str] = None  # local runner: shuffles go through files here, not memory
+    no_spill: bool = False  # local runner: shuffles in memory even when they may not fit (spill_setup)
 
     def resolved_profile(self) -> Profile:
         return get_profile(self.profile).with_switches(self.noclean, self.noblocklist, self.wet_quirks,
@@ -256,13 +256,10 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
         logger.warning(not_c4)
     local = is_local_runner(options)
     input_bytes = input_bytes_of(wet_paths) if local else 0  # for the progress of DoFns in this process
-    if config.spill_dir is None and local:
-        hint = spill_hint(input_bytes, physical_memory_bytes())
-        if hint:
-            logger.warning(hint)
     started = time.time()
     with contextlib.ExitStack() as stack:
-        spill = stack.enter_context(run_spill_dir(config.spill_dir, wet_paths, run_id)) if config.spill_dir else None
+        spill = stack.enter_context(build_spill(config.spill_dir, config.no_spill, options, config.output, wet_paths,
+                                                input_bytes, run_id))
         pipeline = beam.Pipeline(options=options)
         summaries_path = build_job(pipeline, config, staging, wet_paths, profile, badwords, spill)
         with live_progress(len(wet_paths), input_bytes):
@@ -280,6 +277,7 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
         "wall_seconds": round(time.time() - started, 1),
         "finished_at": finished_at,
         "run_id": run_id,
+        "spilled_to": spill.directory if spill else None,  # this run's spill folder (removed), or in memory
     })
     report["shuffle"] = shuffle_sizes(result)
     if not_c4:

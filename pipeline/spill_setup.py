@@ -1,20 +1,34 @@
-"""Spilling for a local build (``--spill-dir``): when it is allowed, when to suggest it, and the
+"""Spilling for a local build: when it is allowed, when a build spills on its own, where, and the
 run's own spill folder, locked while the run lives so that the next run can tell a dead run's
-folder (removed, with a log line) from a live one's."""
+folder (removed, with a log line) from a live one's.
+
+On a local runner a build spills into ``--spill-dir DIR`` when given, never with
+``--no-spill``, and otherwise on its own when its estimated in-memory peak passes the budget
+(``decide_auto_spill``): into a folder beside a local output's staging folder, or the system's
+temporary folder, whichever first has room and is not memory-backed. The output is the same
+either way (tests/pipeline/test_spill.py, test_auto_spill.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 import shutil
+import tempfile
 from typing import Iterator, Optional, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
+from c4forge.tokenizer_training import memory
+
 from .errors import BuildError
+from .files import is_local
 from .output_lock import SPILL_DIR_PREFIX, lock_spill_dir, remove_dead_spill_dirs
 from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
+
+logger = logging.getLogger(__name__)
 
 
 def spill_refusal(options: PipelineOptions) -> Optional[str]:
@@ -40,10 +54,31 @@ def check_spill_dir(spill_dir: Optional[str], options: PipelineOptions) -> None:
 # Peak RSS of an in-memory local build per gzipped input byte (benchmarks/c4_benchmark.py:
 # 661 MB for 49 MB of WET, 2,605 MB for 195 MB).
 IN_MEMORY_PEAK_PER_INPUT_BYTE = 13.5
+# A build without --spill-dir or --no-spill stays in memory while its estimated peak fits
+# the budget, the smaller of: half the memory available when it starts (the estimate is an
+# average; the rest is for the runner's own swings, the page cache and whatever else runs),
+# and IN_MEMORY_PEAK_CAP. The cap keeps one WET file (~195 MB gzipped, ~2.6 GB in memory)
+# in memory, where it is fastest, and spills anything from about 1.5 files up on any machine:
+# memory stays flat as the input grows, at ~1.25x the CPU (docs/speed.md).
+AVAILABLE_MEMORY_SHARE = 0.5
+IN_MEMORY_PEAK_CAP = 4 * 2**30
+# Spill files at their largest, per gzipped input byte (measured: see docs/speed.md), doubled:
+# a folder with less room than that is not used.
+SPILL_DISK_PER_INPUT_BYTE = 2.0
+AUTO_SPILL_FOLDER = ".c4forge-spill"  # in a local --output, beside the staging folder
+_MEMORY_BACKED_FILESYSTEMS = ("tmpfs", "ramfs")  # spilling there would fill the memory it saves
 
 
 def input_bytes_of(wet_paths: Sequence[str]) -> int:
     return sum(m.size_in_bytes for r in FileSystems.match(list(wet_paths)) for m in r.metadata_list)
+
+
+def in_memory_peak_estimate(input_bytes: int) -> int:
+    return int(input_bytes * IN_MEMORY_PEAK_PER_INPUT_BYTE)
+
+
+def in_memory_budget(available_memory_bytes: int) -> int:
+    return min(int(available_memory_bytes * AVAILABLE_MEMORY_SHARE), IN_MEMORY_PEAK_CAP)
 
 
 def spill_hint(input_bytes: int, memory_bytes: int) -> Optional[str]:
@@ -57,8 +92,137 @@ def spill_hint(input_bytes: int, memory_bytes: int) -> Optional[str]:
             f"add --spill-dir DIR to shuffle through files on disk instead")
 
 
+@dataclasses.dataclass(frozen=True)
+class SpillFolder:
+    """A place an automatic spill may go: its free bytes, or why it cannot be used."""
+
+    path: str
+    free_bytes: int = 0
+    unusable: Optional[str] = None  # e.g. "memory-backed (tmpfs)"
+
+
+@dataclasses.dataclass(frozen=True)
+class SpillDecision:
+    """Where a build without --spill-dir spills (None: it keeps its shuffles in memory), and
+    the one log line that says so and why (None: nothing worth saying)."""
+
+    directory: Optional[str]
+    message: Optional[str]
+    level: int = logging.INFO
+
+
+def decide_auto_spill(input_bytes: int, available_memory_bytes: int, folders: Sequence[SpillFolder]) -> SpillDecision:
+    """Memory if the estimated in-memory peak fits ``in_memory_budget``; otherwise the first
+    of ``folders`` with room for the spill files (a warning when the machine is short of memory,
+    information when only the cap was passed); memory and a warning when none has room."""
+    need, budget = in_memory_peak_estimate(input_bytes), in_memory_budget(available_memory_bytes)
+    if need <= budget:
+        return SpillDecision(None, None)
+    short_of_memory = need > available_memory_bytes * AVAILABLE_MEMORY_SHARE
+    why = (f"in memory this build would need about {_gib(need)} for {_gib(input_bytes)} of input, "
+           + (f"more than half the {_gib(available_memory_bytes)} available" if short_of_memory else
+              f"more than {_gib(IN_MEMORY_PEAK_CAP)}, above which local builds keep memory flat"))
+    disk_need = int(input_bytes * SPILL_DISK_PER_INPUT_BYTE)
+    for folder in folders:
+        if folder.unusable is None and folder.free_bytes >= disk_need:
+            return SpillDecision(folder.path, (
+                f"{why}: its shuffles go through files in {folder.path} (removed after; --spill-dir DIR "
+                f"chooses the folder, --no-spill keeps them in memory)"),
+                logging.WARNING if short_of_memory else logging.INFO)
+    places = "; ".join(f"{f.path}: {f.unusable or _gib(f.free_bytes) + ' free'}" for f in folders) or "none"
+    if not short_of_memory:  # the machine has the memory: no reason to complain
+        return SpillDecision(None, f"{why}, but no folder has the {_gib(disk_need)} for spill files ({places}): "
+                                   f"it keeps them in memory")
+    return SpillDecision(None, f"{why}, and no folder has the {_gib(disk_need)} for spill files ({places}): it keeps "
+                               f"its shuffles in memory and may run out; pass --spill-dir DIR on a disk with room",
+                         logging.WARNING)
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB"
+
+
+def _mount_type(path: str, mounts: str = "/proc/self/mounts") -> Optional[str]:
+    """The filesystem type of the mount holding ``path`` (Linux), or None."""
+    path = os.path.realpath(path)
+    best, fs_type = "", None
+    try:
+        with open(mounts) as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                mount_point = fields[1].replace("\\040", " ")
+                inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+                if inside and len(mount_point) >= len(best):
+                    best, fs_type = mount_point, fields[2]
+    except OSError:
+        return None
+    return fs_type
+
+
+def spill_folder(path: str) -> SpillFolder:
+    """``path`` as a place for spill files: free bytes on its disk (of its nearest existing
+    parent: the folder is made only when used), unusable when memory-backed."""
+    existing = os.path.abspath(path)
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    fs_type = _mount_type(existing)
+    if fs_type in _MEMORY_BACKED_FILESYSTEMS:
+        return SpillFolder(path, unusable=f"memory-backed ({fs_type})")
+    return SpillFolder(path, free_bytes=shutil.disk_usage(existing).free)
+
+
+def auto_spill_folders(output: str) -> list[SpillFolder]:
+    """Where an automatic spill may go, best first: beside a local output's staging folder (the
+    disk the user chose for the corpus), then the system's temporary folder ($TMPDIR)."""
+    paths = [os.path.join(os.path.abspath(output), AUTO_SPILL_FOLDER)] if is_local(output) else []
+    return [spill_folder(path) for path in paths + [tempfile.gettempdir()]]
+
+
+def available_memory_bytes() -> int:
+    """What this process may still use: MemAvailable, or less under a container's limit."""
+    available = memory.available_memory()
+    return available if available is not None else physical_memory_bytes()
+
+
 def physical_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+@contextlib.contextmanager
+def build_spill(spill_dir: Optional[str], no_spill: bool, options: PipelineOptions, output: str,
+                wet_paths: Sequence[str], input_bytes: int, run_id: str) -> Iterator[Optional[SpillConfig]]:
+    """The build's SpillConfig (None: shuffles in memory). --spill-dir: there; --no-spill or a
+    runner whose shuffle spills already: none; otherwise ``decide_auto_spill``, said in one
+    log line. A folder made for an automatic spill is removed after, if empty."""
+    if spill_dir is not None:
+        with run_spill_dir(spill_dir, wet_paths, run_id) as spill:
+            yield spill
+        return
+    if not is_local_runner(options):
+        yield None
+        return
+    if no_spill:
+        hint = spill_hint(input_bytes, available_memory_bytes())
+        if hint:
+            logger.warning("%s (--no-spill)", hint)
+        yield None
+        return
+    decision = decide_auto_spill(input_bytes, available_memory_bytes(), auto_spill_folders(output))
+    if decision.message:
+        logger.log(decision.level, decision.message)
+    if decision.directory is None:
+        yield None
+        return
+    made = not os.path.exists(decision.directory)
+    try:
+        with run_spill_dir(decision.directory, wet_paths, run_id) as spill:
+            yield spill
+    finally:
+        if made:
+            with contextlib.suppress(OSError):
+                os.rmdir(decision.directory)  # only when empty: another run's lock or files keep it
 
 
 @contextlib.contextmanager

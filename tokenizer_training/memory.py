@@ -52,15 +52,40 @@ def _meminfo_available(meminfo: Path) -> Optional[int]:
     return None
 
 
-def _cgroup_headroom(cgroup_dir: Path) -> Optional[int]:
-    """Room left under a cgroup v2 memory limit (containers), if there is one."""
+def _read_int(path: Path) -> Optional[int]:
     try:
-        limit = (cgroup_dir / "memory.max").read_text().strip()
-        if limit == "max":
-            return None
-        return int(limit) - int((cgroup_dir / "memory.current").read_text())
-    except (OSError, ValueError):
+        text = path.read_text().strip()
+    except OSError:
         return None
+    return int(text) if text.isdigit() else None  # cgroup v2 says "max" where there is no limit
+
+
+def _inactive_file_bytes(stat: Path, field: str) -> int:
+    """Page cache the kernel reclaims before it kills anything (counted in a cgroup's usage)."""
+    try:
+        for line in stat.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == field:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+_NO_LIMIT = 2**60  # cgroup v1 writes a huge number (9223372036854771712) for "no limit"
+
+
+def _cgroup_headroom(cgroup_dir: Path) -> Optional[int]:
+    """Room left under a cgroup memory limit (containers: Docker mounts the container's own
+    cgroup here), if there is one: v2 (memory.max) or v1 (memory/memory.limit_in_bytes)."""
+    for limit_file, usage_file, stat_file, inactive in (
+            ("memory.max", "memory.current", "memory.stat", "inactive_file"),
+            ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes", "memory/memory.stat",
+             "total_inactive_file")):
+        limit, usage = _read_int(cgroup_dir / limit_file), _read_int(cgroup_dir / usage_file)
+        if limit is not None and usage is not None and limit < _NO_LIMIT:
+            return limit - max(0, usage - _inactive_file_bytes(cgroup_dir / stat_file, inactive))
+    return None
 
 
 def available_memory(meminfo: Path = Path("/proc/meminfo"),

@@ -165,26 +165,3 @@ def test_spilled_line_dedup_uses_more_shards_as_partitions_grow():
     small, large = SpillConfig("/unused", 1), SpillConfig("/unused", 64)
     assert dedup_transforms.spilled_line_dedup_shards(1, small) == dedup_transforms.line_dedup_shards(1)
     assert dedup_transforms.spilled_line_dedup_shards(1, large) == 64 * dedup_transforms.LINE_DEDUP_SHARDS_PER_SPILL_PARTITION
-
-
-def test_spill_hint_when_an_in_memory_build_would_not_fit():
-    from c4forge.pipeline import build as build_lib
-
-    gib = 2**30
-    assert build_lib.spill_hint(200 * 2**20, 24 * gib) is None  # one WET file on this machine: ~2.6 GiB
-    hint = build_lib.spill_hint(2 * gib, 24 * gib)  # ten of them: ~27 GiB
-    assert "--spill-dir" in hint and "27.0 GiB" in hint
-
-
-@pytest.mark.slow
-def test_build_warns_to_spill_on_a_small_machine_only_without_spill_dir(tmp_path, monkeypatch, caplog):
-    from c4forge.pipeline import build as build_lib
-
-    monkeypatch.setattr(build_lib, "physical_memory_bytes", lambda: 2**20)  # 1 MiB of RAM
-    with caplog.at_level("WARNING", logger=build_lib.__name__):
-        assert build(tmp_path / "memory") == 0
-    assert any("--spill-dir" in r.getMessage() for r in caplog.records)
-    caplog.clear()
-    with caplog.at_level("WARNING", logger=build_lib.__name__):
-        assert build(tmp_path / "spilled", "--spill-dir", str(tmp_path / "spill")) == 0
-    assert not any("--spill-dir" in r.getMessage() for r in caplog.records)
