@@ -3,7 +3,7 @@
     python benchmarks/c4_benchmark.py [--records 40000] [--input WET] [--cache-dir DIR]
         [--runner-args "--direct_running_mode=multi_processing --direct_num_workers=2"]
         [--skip-reference] [--skip-e2e] [--no-stage-view] [--stage-pages N]
-        [--memory-scaling 1,4] [--memory-base-records 10000] [--spill on|both]
+        [--memory-scaling 1,4] [--memory-base-records 10000] [--spill default|on|off|both]
         [--profile] [--profile-e2e] [--profile-top 25] [--json results.json]
 
 Input: ``benchmarks/make_segment.py`` (real pages of ../shared recombined into a
@@ -30,9 +30,11 @@ Common-Crawl-sized WET file; cached), or ``--input``.
    in a worker); c4forge's into a ``Counter`` (as its DoFns do). The documents both chains
    keep are compared too.
 4. ``--memory-scaling 1,4``: c4forge on segments of 1x and 4x ``--memory-base-records``
-   records; peak RSS per size and its ratio to the smallest. ``--spill on`` runs them
-   with ``c4forge build --spill-dir`` (shuffles through files), ``--spill both`` with and
-   without (CPU / in-memory compares each spilled run with the in-memory run of its size).
+   records; peak RSS per size and its ratio to the smallest. By default as ``c4forge build``
+   runs with no flag (it spills on its own past its memory budget: the table says which runs
+   did); ``--spill on`` forces ``--spill-dir`` (shuffles through files), ``--spill off``
+   ``--no-spill`` (in memory), ``--spill both`` the last two (CPU / in-memory compares each
+   spilled run with the in-memory run of its size).
 5. ``--profile``: cProfile of the c4forge stage view; ``--profile-e2e``: cProfile of a
    c4forge FnApiRunner run in a child (top functions by own time, and own time per
    package: how much is Beam, how much the rules).
@@ -274,6 +276,7 @@ def child_main(argv: Sequence[str]) -> int:
         "documents": len(docs) if a.docs else None,
         "counters": counters,
         "shuffle": shuffle,  # c4forge's dedup group sizes (report "shuffle")
+        "spilled_to": None if a.impl == "reference" else report["config"].get("spilled_to"),
     }, indent=1))
     return 0
 
@@ -518,17 +521,22 @@ def stage_table(sv: dict) -> str:
     return md_table(["stage", "pages in->out", "TFDS ms", "TFDS %", "c4forge ms", "c4forge %", "TFDS / c4forge"], rows)
 
 
+SPILL_FLAGS = {"default": "", "on": "--spill-dir", "off": "--no-spill"}  # --spill mode: the build's flag
+
+
 def memory_table(rows: list[dict]) -> str:
-    """Ratios to the smallest input of the same shuffle mode; spilled CPU also vs in-memory."""
+    """Ratios to the smallest input of the same --spill mode; spilled CPU also vs in-memory."""
     base = {}
     for r in rows:
-        base.setdefault(r.get("spill", False), r)
-    in_memory = {r["factor"]: r for r in rows if not r.get("spill")}
+        base.setdefault(r["mode"], r)
+    in_memory = {r["factor"]: r for r in rows if not r.get("spilled_to")}
     out = []
     for r in rows:
-        b = base[r.get("spill", False)]
-        vs_memory = in_memory.get(r["factor"]) if r.get("spill") else None
-        out.append([f"{r['factor']}x", "spill" if r.get("spill") else "memory", f"{r['records']:,}",
+        b = base[r["mode"]]
+        vs_memory = in_memory.get(r["factor"]) if r.get("spilled_to") else None
+        shuffle = ("spill" if r.get("spilled_to") else "memory") + (f" ({SPILL_FLAGS[r['mode']]})"
+                                                                    if SPILL_FLAGS[r["mode"]] else " (no flag)")
+        out.append([f"{r['factor']}x", shuffle, f"{r['records']:,}",
                     f"{r['gzip_mb']:,.0f}", f"{r['cpu_s']:,.1f}",
                     f"{r['wall_s']:,.1f}", f"{r['maxrss_mb']:,.0f}", f"{r['tree_peak_rss_mb']:,.0f}",
                     _ratio(r["maxrss_mb"], b["maxrss_mb"]), _ratio(r["cpu_s"], b["cpu_s"]),
@@ -656,8 +664,9 @@ def parse_args(argv):
     p.add_argument("--stage-pages", type=int, help="stage view on the first N pages only")
     p.add_argument("--memory-scaling", help="e.g. 1,4: c4forge on 1x and 4x --memory-base-records")
     p.add_argument("--memory-base-records", type=int, default=10_000)
-    p.add_argument("--spill", choices=["off", "on", "both"], default="off",
-                   help="memory scaling with `c4forge build --spill-dir` (on), or with and without (both)")
+    p.add_argument("--spill", choices=["default", "on", "off", "both"], default="default",
+                   help="memory scaling as `c4forge build` runs with no flag (default: it decides), with --spill-dir "
+                        "(on), with --no-spill (off), or off and on (both)")
     p.add_argument("--profile", action="store_true", help="cProfile the c4forge stage view")
     p.add_argument("--profile-e2e", action="store_true", help="cProfile a c4forge FnApiRunner run (child)")
     p.add_argument("--profile-top", type=int, default=25)
@@ -748,20 +757,22 @@ def main(argv=None) -> int:
 
     if args.memory_scaling:
         factors = [int(x) for x in args.memory_scaling.split(",")]
-        modes = {"off": [False], "on": [True], "both": [False, True]}[args.spill]
+        modes = {"both": ["off", "on"]}.get(args.spill, [args.spill])
         rows = []
         for k in factors:
             path, stats = input_file(args, args.memory_base_records * k)
-            for spill in modes:
-                name = f"memory-{k}x" + ("-spill" if spill else "")
+            for mode in modes:
+                name = f"memory-{k}x-{mode}"
                 runner_args = args.runner_args
-                if spill:
+                if mode == "on":
                     runner_args += f" --spill-dir {shlex.quote(str(workdir / name / 'spill'))}"
+                elif mode == "off":
+                    runner_args += " --no-spill"
                 run = run_child("c4forge", path, workdir / name, runner_args, docs=False)
-                rows.append({"factor": k, "spill": spill, "records": args.memory_base_records * k,
+                rows.append({"factor": k, "mode": mode, "records": args.memory_base_records * k,
                              "gzip_mb": stats["gzip_bytes"] / MB,
                              **{f: run[f] for f in ("cpu_s", "wall_s", "maxrss_mb", "tree_peak_rss_mb",
-                                                    "pages_read")}})
+                                                    "pages_read", "spilled_to")}})
         results["memory_scaling"] = rows
         print("\n## Memory scaling (c4forge)\n")
         print(memory_table(rows))
