@@ -123,10 +123,9 @@ def _non_empty_buckets_by_split(split_buckets) -> dict:
     return {split: sorted(buckets) for split, buckets in by_split.items()}
 
 
-def _write_run(run_records, spill):
-    (split, bucket, run), keyed_records = run_records
-    records = [record for _, record in sorted(keyed_records)]
-    return (split, bucket), (run, spill_lib.write_run(spill, "ShardRuns", records))
+def _shard_of_run(run_key_and_range):
+    (split, bucket, run), run_range = run_key_and_range
+    return (split, bucket), (run, run_range)
 
 
 def _sorted_records(keyed_records: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
@@ -134,10 +133,10 @@ def _sorted_records(keyed_records: Iterable[tuple[bytes, bytes]]) -> Iterator[by
     return (record for _, record in sorted(keyed_records))
 
 
-def _records_of_runs(runs: Iterable[tuple[int, str]]) -> Iterator[bytes]:
-    """Spilled: a shard's sorted run files concatenated in run order (each deleted once read)."""
-    for _, path in sorted(runs):
-        yield from spill_lib.read_run(path)
+def _records_of_runs(runs: Iterable[tuple[int, spill_lib.RunRange]]) -> Iterator[bytes]:
+    """Spilled: a shard's sorted runs concatenated in run order."""
+    for _, run_range in sorted(runs, key=lambda run: run[0]):
+        yield from spill_lib.read_run(run_range)
 
 
 def _write_shard(shard, fmt: ShardFormat, records_of: Callable[[Any], Iterator[bytes]],
@@ -204,7 +203,8 @@ class _WriteShards(beam.PTransform):
     def _expand_spilled(self, keyed, plans):
         """The same shards with no PCollection of records and no whole shard held in memory:
         ``keyed`` waits for ``plans`` in files rather than in the runner's buffer; each shard
-        is grouped as ``RUNS_PER_SHARD`` key ranges, each sorted into a run file, and the
+        is grouped as ``RUNS_PER_SHARD`` key ranges, each sorted into a run (the runs of a
+        spill partition share one file, so the files do not grow with the shards), and the
         runs, concatenated in key order, are the shard's sorted records."""
         assigned = (
             keyed
@@ -217,14 +217,15 @@ class _WriteShards(beam.PTransform):
             | "CollectShardIds" >> beam.combiners.ToSet()
             | "NonEmptyBySplit" >> beam.Map(_non_empty_buckets_by_split)
         )
+        runs = assigned | "GroupRuns" >> spill_lib.SpilledSortedRuns(self._spill)
         return (
-            assigned
-            | "GroupRuns" >> spill_lib.SpilledGroupByKey(self._spill)
-            | "WriteRuns" >> beam.Map(_write_run, self._spill)
+            runs
+            | "ByShard" >> beam.Map(_shard_of_run)
             | "GroupShardRuns" >> beam.GroupByKey()
             | "WriteShards" >> beam.Map(_write_shard, self._fmt, _records_of_runs,
                                         non_empty_buckets=beam.pvalue.AsSingleton(non_empty))
             | "CollectShards" >> beam.combiners.ToList()
+            | "AfterShards" >> spill_lib.DeleteRunFilesAfter(runs)
         )
 
 

@@ -165,3 +165,89 @@ def test_spilled_line_dedup_uses_more_shards_as_partitions_grow():
     small, large = SpillConfig("/unused", 1), SpillConfig("/unused", 64)
     assert dedup_transforms.spilled_line_dedup_shards(1, small) == dedup_transforms.line_dedup_shards(1)
     assert dedup_transforms.spilled_line_dedup_shards(1, large) == 64 * dedup_transforms.LINE_DEDUP_SHARDS_PER_SPILL_PARTITION
+
+
+# --- the sink's sorted runs: files bounded by the spill partitions -----------------------------
+
+def run_spilled_jsonl_sink(out: Path, split_pages, num_shards: int, spill_config) -> dict:
+    """The JSONL sink alone; returns the spill distributions of the run (report "shuffle" names)."""
+    from apache_beam.metrics.metric import MetricsFilter
+    from c4forge.pipeline import sinks
+
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    _ = (pipeline | beam.Create(split_pages)
+         | sinks.WriteJsonlSplits(str(out), num_shards=num_shards, spill=spill_config))
+    result = pipeline.run()
+    result.wait_until_finish()
+    query = result.metrics().query(MetricsFilter().with_namespace(spill.SHUFFLE_METRICS))
+    return {m.key.metric.name: m.committed for m in query["distributions"]}
+
+
+def sink_pages(n: int) -> list[tuple]:
+    from c4forge.cleaning_rules.page import Page
+
+    return [("validation" if i % 10 == 0 else "train",
+             Page(url=f"https://site{i % 13}.example/{i}", text=f"page {i}\nline two of {i}",
+                  timestamp="2019-04-20T00:00:00Z", content_type="text/plain", content_length="30"))
+            for i in range(n)]
+
+
+def test_spilled_sink_writes_as_many_files_for_1_shard_as_for_1024(tmp_path, monkeypatch):
+    pages = sink_pages(1500)
+    partitions = 4
+    deleted: list[str] = []
+    delete_files = spill.delete_files
+
+    def counting_delete(paths):
+        paths = list(paths)
+        deleted.extend(paths)
+        delete_files(paths)
+
+    monkeypatch.setattr(spill, "delete_files", counting_delete)  # every spill file ends there
+    run_files, all_files = {}, {}
+    for shards in (1, 1024):  # 1024 shards x 64 runs: more runs than pages
+        deleted.clear()
+        config = SpillConfig(str(tmp_path / f"spill-{shards}"), partitions)
+        metrics = run_spilled_jsonl_sink(tmp_path / f"out-{shards}", pages, shards, config)
+        run_files[shards] = metrics["spill/GroupRuns/runs/file-disk-bytes"].count
+        all_files[shards] = len(set(deleted))
+        assert all_files[shards] == sum(d.count for name, d in metrics.items() if name.endswith("/file-disk-bytes"))
+        runs = metrics["spill/GroupRuns/group-values"]
+        assert runs.sum == len(pages) and runs.count > run_files[shards]
+        assert not [p for p in Path(config.directory).rglob("*") if p.is_file()]  # deleted after the shards
+    assert len(list((tmp_path / "out-1024").glob("*.json.gz"))) > 500
+    # Before, one file per non-empty run: 127 for 1 shard, nearly one per page (1,500) for 1,024.
+    assert run_files == {1: partitions, 1024: partitions}
+    # Records waiting for the plan, runs' partitions, runs: P files each (one bundle in this runner).
+    assert all_files == {1: 3 * partitions, 1024: 3 * partitions}
+
+
+def test_spilled_sink_is_byte_identical_to_the_in_memory_one_with_many_shards(tmp_path):
+    from c4forge.pipeline import sinks
+    from helpers.builds import file_digests
+
+    pages = sink_pages(1500)
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        _ = p | beam.Create(pages) | sinks.WriteJsonlSplits(str(tmp_path / "memory"), num_shards=16)
+    run_spilled_jsonl_sink(tmp_path / "spilled", pages, 16, SpillConfig(str(tmp_path / "spill"), 3))
+    in_memory = file_digests(tmp_path / "memory")
+    assert len(in_memory) == 32 and file_digests(tmp_path / "spilled") == in_memory
+
+
+def test_sorted_runs_read_back_in_order_from_one_file_per_partition(tmp_path):
+    config = SpillConfig(str(tmp_path), 3)
+    pairs = [((f"run-{i % 10}"), (bytes([i % 7]), f"record {i}".encode())) for i in range(200)]
+    references = run_dofn_bundles(spill._WritePartitions(config, "Runs", buffer_bytes=500),
+                                  [pairs[:120], pairs[120:]])
+    writer = spill._WriteSortedRuns(config, "Runs", chunk_bytes=64)  # several chunks per run
+    runs = [run for partition in group_references(references) for run in writer.process(partition)]
+    assert len({run_range.path for _, run_range in runs}) == 3
+    for run_key, run_range in runs:
+        expected = sorted(value for key, value in pairs if key == run_key)
+        assert list(spill.read_run(run_range)) == [record for _, record in expected]
+
+
+def test_spill_distributions_are_in_the_reports_shuffle_namespace():
+    from c4forge.pipeline import dedup
+
+    assert spill.SHUFFLE_METRICS == dedup.SHUFFLE_METRICS
