@@ -6,7 +6,9 @@ With the profile's ``wet_quirks`` (c4-en), a file that is not valid UTF-8 anywhe
 skipped whole: TFDS decodes each file strictly, so such a file failed its job and had to
 be listed in ``_KNOWN_CORRUPT_WET_FILES``. So with quirks a file is read twice: the UTF-8
 check (decompression and decoding only) must finish before the first page is handed on,
-and holding a file's pages until then would take memory in proportion to it. Without
+and holding a file's pages until then would take memory in proportion to it. The check
+also tells whether every record is plain, as Common Crawl writes them; the second read of
+such a file splits its records without warcio (``records/plain_wet.py``). Without
 quirks a record that is not UTF-8 is skipped alone, only ``conversion`` records are read,
 and a record's page is dropped when its Content-Length proves wrong.
 
@@ -17,6 +19,7 @@ way to the next record are lost here, while TFDS, which ignores Content-Length, 
 
 from __future__ import annotations
 
+import io
 import logging
 from collections import Counter
 from typing import BinaryIO, Callable, Iterable, Iterator
@@ -29,6 +32,7 @@ from c4forge.cleaning_rules.profiles import Profile
 from c4forge.cleaning_rules.wet import WetPageAssembler
 
 from ..records.body_lines import iter_body_blocks
+from ..records.plain_wet import PlainRecord, plain_records
 from ..records.record_loop import RecordLoop
 from ..records.utf8 import check_utf8
 from .beam_files import open_input
@@ -51,7 +55,10 @@ def read_wet_pages(
 
 def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Page]:
     if profile.wet_quirks:
-        check = check_utf8(loop.open)
+        check = check_utf8(loop.open, find_plain=True)
+        if check.plain:
+            yield from _plain_file_pages(loop, profile, counters)
+            return
         if check.bad_at is not None:
             loop.count("skipped-file:invalid_utf8")
             count_skipped_file(counters, "invalid_utf8", loop.path)
@@ -63,6 +70,17 @@ def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Pa
             )
             return
     yield from loop.pages(lambda: _WetRecordPages(profile, counters))
+
+
+def _plain_file_pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Page]:
+    """A valid file whose records are all plain (``records/plain_wet.py``): the pages the
+    record loop would give, without warcio."""
+    with loop.open() as f:
+        record_pages = _WetRecordPages(profile, counters)
+        for record in plain_records(f):
+            loop.n_records += 1
+            yield from record_pages.pages_of_plain(record)
+    yield from record_pages.finish()
 
 
 class _WetRecordPages:
@@ -78,6 +96,10 @@ class _WetRecordPages:
         self.count_kept = self._assembler.count_kept
         self.abandon_record = self._assembler.abandon_record
         self.finish = self._assembler.finish
+
+    def pages_of_plain(self, record: PlainRecord) -> Iterable[Page]:
+        return self._assembler.feed_record_blocks(
+            record.version_line, record.headers, iter_body_blocks(io.BytesIO(record.body), self._max_line_chars))
 
     def pages_of(self, record: ArcWarcRecord, body: BinaryIO) -> Iterable[Page]:
         if not self._quirks and record.rec_type not in ("conversion", "warcinfo"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from typing import BinaryIO, Iterator, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 from .read_errors import READ_ERRORS, InputCutOff
 
@@ -20,13 +20,14 @@ GZIP_READ_BYTES = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def gunzip_chunks(raw: BinaryIO) -> Iterator[tuple[Optional[int], int, bytes]]:
+def gunzip_chunks(raw: BinaryIO, on_padding: Optional[Callable[[], None]] = None
+                  ) -> Iterator[tuple[Optional[int], int, bytes]]:
     """Decompressed pieces of at most CHUNK_BYTES as (compressed offset of their gzip member,
     decompressed offset where that member starts, data); a file that does not start with
     the gzip magic is passed through with member offset None. Like Python's gzip module
     (which TFDS reads with): members are concatenated, zero padding between them is
     allowed, anything else raises. A member cut off by the end of the file raises
-    InputCutOff.
+    InputCutOff. ``on_padding()`` is called where zero padding follows a member.
     """
     read_bytes = min(CHUNK_BYTES, GZIP_READ_BYTES)
     data = raw.read(read_bytes)
@@ -61,6 +62,8 @@ def gunzip_chunks(raw: BinaryIO) -> Iterator[tuple[Optional[int], int, bytes]]:
                     raise InputCutOff(f"gzip member at offset {member_at} is cut off by the end of the file")
         while True:  # zero padding, then the next member or the end
             stripped = data.lstrip(b"\x00")
+            if on_padding is not None and len(stripped) < len(data):
+                on_padding()
             in_pos += len(data) - len(stripped)
             data = stripped
             if len(data) >= 2:

@@ -7,6 +7,7 @@ import codecs
 from typing import BinaryIO, Callable, NamedTuple, Optional
 
 from .gzip_members import gunzip_chunks
+from .plain_wet import PlainFileCheck
 from .read_errors import READ_ERRORS
 
 
@@ -15,6 +16,7 @@ class Utf8Check(NamedTuple):
     record_at: Optional[int]  # decompressed offset of the record holding it
     record_file_offset: Optional[int]  # its offset in the file, when known
     read_error: Optional[BaseException]
+    plain: bool = False  # valid, and every record plain (plain_wet.py): no warcio needed
 
     def record_location(self) -> str:
         """Where the record holding the invalid byte starts, for a log message."""
@@ -25,28 +27,33 @@ class Utf8Check(NamedTuple):
         return "the start of the file (no WARC/ line before it)"
 
 
-def check_utf8(open_file: Callable[[], BinaryIO]) -> Utf8Check:
+def check_utf8(open_file: Callable[[], BinaryIO], find_plain: bool = False) -> Utf8Check:
     """Strict UTF-8 over the whole decompressed file, and where the first invalid byte's
     record starts (the last line starting ``WARC/`` before it). Read errors (a truncated
     gzip) end the check without a verdict: the record reader reports them with their
     record.
 
     The record is looked for only once an invalid byte is found, by reading the file
-    again: looking in every piece as it goes is slower, and almost every file is valid."""
-    found = _scan(open_file, None)
+    again: looking in every piece as it goes is slower, and almost every file is valid.
+    ``find_plain``: also tell whether every record is plain (``plain_wet.py``), in the
+    same pass (the check decompresses every member anyway)."""
+    found = _scan(open_file, None, PlainFileCheck() if find_plain else None)
     if found.bad_at is None:
         return found
     located = _scan(open_file, _RecordStartFinder())
     return located if located.bad_at == found.bad_at else Utf8Check(found.bad_at, None, None, None)  # read failed
 
 
-def _scan(open_file: Callable[[], BinaryIO], finder: Optional["_RecordStartFinder"]) -> Utf8Check:
+def _scan(open_file: Callable[[], BinaryIO], finder: Optional["_RecordStartFinder"],
+          plain: Optional[PlainFileCheck] = None) -> Utf8Check:
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     pos = 0  # decompressed offset of the current piece
     pending = 0  # bytes of an unfinished sequence the decoder holds from the pieces before
     try:
         with open_file() as raw:
-            for member_at, member_out, piece in gunzip_chunks(raw):
+            for member_at, member_out, piece in gunzip_chunks(raw, plain and plain.padding):
+                if plain is not None:
+                    plain.look(member_at, piece)
                 try:
                     decoder.decode(piece)
                 except UnicodeDecodeError as e:
@@ -65,7 +72,7 @@ def _scan(open_file: Callable[[], BinaryIO], finder: Optional["_RecordStartFinde
                 return _verdict(pos - pending + e.start, finder)
     except READ_ERRORS as e:  # reported with its record by the record reader
         return Utf8Check(None, None, None, e)
-    return Utf8Check(None, None, None, None)
+    return Utf8Check(None, None, None, None, plain is not None and plain.finish())
 
 
 def _verdict(bad_at: int, finder: Optional["_RecordStartFinder"]) -> Utf8Check:

@@ -1,0 +1,154 @@
+"""Plain WET records (pipeline/records/plain_wet.py): read without warcio only where warcio's
+path gives the same record, and the reader's pages and counters are the general path's."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections import Counter
+
+import pytest
+
+from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
+from c4forge.pipeline.readers import read_wet_pages
+from c4forge.pipeline.readers import wet as wet_reader
+from c4forge.pipeline.records import utf8
+from c4forge.pipeline.records.plain_wet import split_plain_record
+from c4forge.pipeline.records.strict_warcio import StrictArchiveIterator
+from conftest import REALWEB_WET
+
+
+def record(headers: list[str], body: bytes, *, version: bytes = b"WARC/1.0", length=None,
+           trailer: bytes = b"\r\n\r\n") -> bytes:
+    length = len(body) if length is None else length
+    lines = [version] + [h.encode("utf-8") if isinstance(h, str) else h for h in headers]
+    if length is not False:
+        lines.append(b"Content-Length: " + str(length).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body + trailer
+
+
+def conversion(url: str, body: bytes, *extra: str, **kw) -> bytes:
+    return record(["WARC-Type: conversion", f"WARC-Target-URI: {url}", "WARC-Date: 2019-04-24T09:23:58Z",
+                   "Content-Type: text/plain", *extra], body, **kw)
+
+
+PLAIN = [
+    record(["WARC-Type: warcinfo", "Content-Type: application/warc-fields"], b"isPartOf: CC-MAIN-2019-18\r\n"),
+    conversion("http://a.example/1", b"First line of a page.\nSecond line of it.\n"),
+    conversion("http://b.example/2", b"Body\rwith\r\nmixed\nnewlines\xc2\x85and \xe2\x80\xa8separators."),
+    conversion("http://c.example/3", b"Intro.\nWARC/1.0\nWARC-Target-URI: http://d.example/4\n"
+               b"WARC-Date: 2019-04-25T00:00:00Z\nAfter the split.\n"),
+    conversion("http://e.example/5", b""),
+    conversion("http://f.example/6 with space", b"Odd headers.", "X-Spaced   :   value  ", "WARC-Empty:",
+               "Name:no-space", "Caf\u00e9: cr\u00e8me"),
+    conversion("http://g.example/7", "Ünïcödé text. 日本語のテキスト。".encode()),
+    record(["WARC-Type: conversion", "WARC-Target-URI: http://h.example/8", "WARC-Date: 2019-04-24T09:23:58Z",
+            "content-length: 12"], b"Lower-case l", length=False),
+    record(["WARC-Type: conversion", "WARC-Target-URI: http://i.example/9", "WARC-Date: 2019-04-24T09:23:58Z",
+            "Content-Length\t : 4"], b"text", length=False),
+]
+
+NOT_PLAIN = {
+    "version 1.1": conversion("http://x.example/", b"text", version=b"WARC/1.1"),
+    "continuation": conversion("http://x.example/", b"text", "X-Long: a", "  continued"),
+    "line without colon": conversion("http://x.example/", b"text", "NoColonHere"),
+    "two lengths": conversion("http://x.example/", b"text", "Content-Length: 4"),
+    "length too small": conversion("http://x.example/", b"text text", length=4),
+    "length too large": conversion("http://x.example/", b"text", length=6, trailer=b"\r\n"),
+    "length with sign": conversion("http://x.example/", b"text", length="+4"),
+    "no length": record(["WARC-Type: conversion"], b"text", length=False),
+    "extra trailer": conversion("http://x.example/", b"text", trailer=b"\r\n\r\n\r\n"),
+    "short trailer": conversion("http://x.example/", b"text", trailer=b"\r\n"),
+    "CR inside a header": conversion("http://x.example/", b"text", "X-Odd: a\rb"),
+    "LF inside a header": conversion("http://x.example/", b"text", "X-Odd: a\nb"),
+    "blank-looking header": conversion("http://x.example/", b"text", "   "),
+    "not utf-8 header": conversion("http://x.example/", b"text", b"X-Latin: caf\xe9"),
+    "no headers": b"WARC/1.0\r\n\r\ntext\r\n\r\n",
+}
+
+
+def warcio_record(member: bytes):
+    """(version line, headers, body) as the general path's warcio reads the member."""
+    records = StrictArchiveIterator(io.BytesIO(gzip.compress(member)), lambda *a: None)
+    rec = next(records)
+    return (rec.rec_headers.protocol or rec.rec_headers.statusline, list(rec.rec_headers.headers),
+            rec.content_stream().read())
+
+
+@pytest.mark.parametrize("member", PLAIN)
+def test_plain_records_split_as_warcio_reads_them(member):
+    plain = split_plain_record(member)
+    assert plain is not None
+    assert (plain.version_line, plain.headers, plain.body) == warcio_record(member)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_PLAIN))
+def test_records_the_fast_path_cannot_prove_plain_are_left_to_warcio(name):
+    assert split_plain_record(NOT_PLAIN[name]) is None
+
+
+def write(path, members, *, padding: bytes = b""):
+    path.write_bytes(padding.join(gzip.compress(m) for m in members))
+    return str(path)
+
+
+def general_path(path, profile=C4_EN_3_1_0):
+    """The reader with the plain check switched off: warcio for every record."""
+    original = utf8.check_utf8
+    wet_reader.check_utf8 = lambda open_file, find_plain=False: original(open_file)
+    try:
+        counts = Counter()
+        return list(read_wet_pages(path, profile, counts)), counts
+    finally:
+        wet_reader.check_utf8 = original
+
+
+def fast_path(path, profile=C4_EN_3_1_0):
+    counts = Counter()
+    return list(read_wet_pages(path, profile, counts)), counts
+
+
+def is_plain(path) -> bool:
+    return utf8.check_utf8(lambda: open(path, "rb"), find_plain=True).plain
+
+
+def test_a_plain_file_takes_the_fast_path_with_the_general_paths_pages_and_counters(tmp_path):
+    path = write(tmp_path / "plain.warc.wet.gz", PLAIN)
+    assert is_plain(path)
+    pages, counts = fast_path(path)
+    assert len(pages) == 8
+    assert (pages, counts) == general_path(path)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_PLAIN))
+def test_one_record_not_plain_sends_the_whole_file_through_warcio(tmp_path, name):
+    path = write(tmp_path / "mixed.warc.wet.gz", PLAIN[:3] + [NOT_PLAIN[name]] + PLAIN[3:])
+    assert not is_plain(path)
+    assert fast_path(path) == general_path(path)
+
+
+def test_padding_between_members_or_no_gzip_is_not_plain(tmp_path):
+    padded = write(tmp_path / "padded.warc.wet.gz", PLAIN, padding=b"\x00\x00")
+    assert not is_plain(padded)
+    assert fast_path(padded) == general_path(padded)
+    raw = tmp_path / "raw.warc.wet"
+    raw.write_bytes(b"".join(PLAIN))
+    assert not is_plain(str(raw))
+    one_stream = tmp_path / "one-stream.warc.wet.gz"
+    one_stream.write_bytes(gzip.compress(b"".join(PLAIN)))
+    assert not is_plain(str(one_stream))
+    assert fast_path(str(one_stream)) == general_path(str(one_stream))
+
+
+def test_an_invalid_utf8_file_is_skipped_whole_not_read_plain(tmp_path):
+    path = write(tmp_path / "bad.warc.wet.gz", PLAIN + [conversion("http://z.example/", b"caf\xe9 au lait.")])
+    pages, counts = fast_path(path)
+    assert pages == [] and counts["split-wet-file/skipped-file:invalid_utf8"] == 1
+    assert (pages, counts) == general_path(path)
+
+
+def test_the_real_web_file_reads_plain_with_the_general_paths_pages(tmp_path):
+    if not REALWEB_WET.is_file():
+        pytest.skip(f"{REALWEB_WET} is absent (../shared)")
+    assert is_plain(str(REALWEB_WET))
+    assert fast_path(str(REALWEB_WET)) == general_path(str(REALWEB_WET))
