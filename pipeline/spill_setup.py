@@ -180,6 +180,17 @@ def auto_spill_folders(output: str) -> list[SpillFolder]:
     return [spill_folder(path) for path in paths + [tempfile.gettempdir()]]
 
 
+def remove_dead_auto_spills(folders: Sequence[SpillFolder]) -> None:
+    """Spill folders of dead runs in the automatic places, whether or not this run spills there;
+    a folder made for them is removed once empty."""
+    for folder in folders:
+        if os.path.isdir(folder.path):
+            remove_dead_spill_dirs(folder.path)
+            if os.path.basename(folder.path) == AUTO_SPILL_FOLDER:
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder.path)  # only when empty
+
+
 def available_memory_bytes() -> int:
     """What this process may still use: MemAvailable, or less under a container's limit."""
     available = memory.available_memory()
@@ -209,7 +220,9 @@ def build_spill(spill_dir: Optional[str], no_spill: bool, options: PipelineOptio
             logger.warning("%s (--no-spill)", hint)
         yield None
         return
-    decision = decide_auto_spill(input_bytes, available_memory_bytes(), auto_spill_folders(output))
+    folders = auto_spill_folders(output)
+    remove_dead_auto_spills(folders)
+    decision = decide_auto_spill(input_bytes, available_memory_bytes(), folders)
     if decision.message:
         logger.log(decision.level, decision.message)
     if decision.directory is None:

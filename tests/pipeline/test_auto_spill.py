@@ -137,3 +137,19 @@ def test_spill_dir_and_no_spill_exclude_each_other(tmp_path, capsys):
         cli.main(["build", "--sample", "--output", str(tmp_path), "--spill-dir", str(tmp_path), "--no-spill"])
     assert stopped.value.code == 2
     assert "not allowed with argument --spill-dir" in capsys.readouterr().err
+
+
+def test_a_dead_runs_automatic_spill_folder_is_removed_by_the_next_run_even_in_memory(tmp_path, caplog):
+    from c4forge.pipeline.output_lock import SPILL_DIR_PREFIX
+
+    output = tmp_path / "out"
+    dead = output / ".c4forge-spill" / f"{SPILL_DIR_PREFIX}dead-run"
+    (dead / "shuffle").mkdir(parents=True)
+    (dead / "shuffle" / "part-00000").write_bytes(b"x" * 100)
+    (output / ".c4forge-spill" / f"{SPILL_DIR_PREFIX}dead-run.lock").write_text("")  # nobody holds it
+    local = PipelineOptions(["--runner=FnApiRunner"])
+    with caplog.at_level(logging.WARNING):
+        with spill_setup.build_spill(None, False, local, str(output), [], 0, "r3") as spill:
+            assert spill is None  # no input: in memory
+    assert not (output / ".c4forge-spill").exists()
+    assert any("did not finish" in r.getMessage() for r in caplog.records)
