@@ -1,5 +1,5 @@
 """The ``c4forge`` command line: one parser, one subcommand module each (build, parity, run-all,
-vocab, pretrain), each registering its flags and a ``func(args, extra_argv) -> exit code``."""
+vocab, tokenize, pretrain), each registering its flags and a ``func(args, extra_argv) -> exit code``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from c4forge.cleaning_rules.html_text import ExtractorUnavailable
 from c4forge.cleaning_rules.language import LanguageIdUnavailable
 from c4forge.pipeline.errors import BuildError
 
-from . import build, parity, pretrain, run_all, vocab
+from . import build, parity, pretrain, run_all, tokenize, vocab
 from .first_line import announce
 from .unknown_options import refusal, takes_beam_options
 
 DESCRIPTION = "Build an exact C4 corpus from Common Crawl, train its vocabulary, pretrain T5 on it."
-SUBCOMMANDS = (build, parity, run_all, vocab, pretrain)
+SUBCOMMANDS = (build, parity, run_all, vocab, tokenize, pretrain)
 # Shown as one line and exit code 2; anything else is a bug and keeps its traceback.
 USER_ERRORS = (BuildError, BadwordsError, ValueError, ExtractorUnavailable, LanguageIdUnavailable)
 

@@ -9,7 +9,7 @@ import difflib
 from typing import Optional, Sequence
 
 # `vocab` takes Beam options only for its Beam sampler; `pretrain` takes none.
-BEAM_COMMANDS = ("build", "parity", "run-all")
+BEAM_COMMANDS = ("build", "parity", "run-all", "tokenize")
 
 
 def takes_beam_options(args: argparse.Namespace) -> bool:

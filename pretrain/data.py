@@ -37,8 +37,8 @@ ROW_FIELDS = ("encoder_input_tokens", "encoder_segment_ids", "encoder_positions"
 
 class Stream:
     """The row stream of one token store under one LayoutParams. Epoch layouts live under
-    ``<store>/layouts/<params key>/``: one process per node builds each (``builds``: local rank
-    0), the others wait for its files and memory-map them, so a node holds one build's memory and
+    ``<store's work dir>/layouts/[<selection>/]<params key>/``: one process per node builds each
+    (``builds``: local rank 0), the others wait for its files and memory-map them, so a node holds one build's memory and
     one copy of the arrays (in the page cache), not one per rank. ``epoch_sizes`` travels to
     DataLoader workers with the object; workers only map (train_loader lays out every epoch its
     steps need before they start)."""
@@ -48,7 +48,7 @@ class Stream:
         self.params = params
         self.builds = builds
         self.poll_seconds = poll_seconds
-        self.root = store.directory / "layouts" / params.key()
+        self.root = store.layouts_root / params.key()
         self.epoch_sizes: list[int] = []
         self._layouts: collections.OrderedDict[int, EpochLayout] = collections.OrderedDict()
 

@@ -1,29 +1,30 @@
-"""Tokenize a corpus split once into memory-mapped token shards that every later run reuses.
+"""The tokenized corpus a run reads: found, fetched or made, then memory-mapped.
 
-Layout of ``<cache_root>/<split>-<key>/`` (key = hash of the corpus files' identity, the split
-and spiece.model's sha256, so a new corpus or vocabulary never reads stale tokens):
+The files are token shards (``corpus/tokens.py``: one per corpus shard, a manifest written last)
+under ``<split>-<key>/``. A run takes them from the first place that has a complete set:
 
-* ``shard-NNNNN.bin``: the token ids of one corpus shard's documents, concatenated, raw
-  little-endian uint16 (uint32 if the vocabulary has more than 65,536 ids); no EOS per
-  document and no id 0, as seqio's ``tokenize`` + ``reduce_concat_tokens`` produce;
-* ``shard-NNNNN.offsets.npy``: int64 document boundaries in that file (docs + 1 entries);
-* ``manifest.json``: written last; its presence means the cache is complete.
+1. its ``--token-cache`` (an earlier run's, or ``c4forge tokenize --output`` pointed there);
+2. ``<corpus>/tokens/``, where ``c4forge tokenize`` writes by default: used in place on a local
+   disk, copied into the cache from gs:// or s3://, and in both cases checked against the
+   manifest (size and sha256 of every file the run reads);
+3. otherwise it tokenizes into the cache itself, in parallel processes (no torch imported here,
+   so spawned workers stay light), each shard written under a temporary name and renamed.
 
-Each shard is written under a temporary name and renamed, so an interrupted build resumes
-where it stopped and concurrent builders (several nodes) cannot corrupt it. Shards are
-tokenized in parallel processes; no torch is imported here (spawned workers stay light).
+**Bounded start** (``bounded_start.py``): a run reads only the shards its token budget needs,
+the shortest prefix of a fixed hash order of the shards; only those are tokenized, fetched or
+verified, and the data order stays stateless over them (``layout.py``). The selection file
+``selection-<label>.json``, written last by the process that prepared it, lets the other local
+ranks map the same shards without redoing anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
 import logging
 import multiprocessing
 import os
-import posixpath
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -31,44 +32,25 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from c4forge.corpus.reader import Corpus
+from c4forge.corpus.storage import is_url
+from c4forge.corpus.tokens import (MANIFEST, ShardEncoder, TokensError, check_manifest, corpus_identity,
+                                   offsets_file, shard_name, token_dtype, tokens_dirname, tokens_file, tokens_key,
+                                   tokens_manifest)
 
+from .bounded_start import bounded_selection, selection_if_known, selection_label, shard_order
 from .layout import advise_random
 from .vocab import Vocab
 
 log = logging.getLogger("c4forge.pretrain")
-CACHE_FORMAT = 1
-ENCODE_BATCH_DOCS = 256
-
-
-def token_dtype(vocab_size: int) -> np.dtype:
-    return np.dtype("<u2") if vocab_size <= 1 << 16 else np.dtype("<u4")
-
-
-def corpus_identity(corpus: Corpus, split: str) -> dict:
-    """What makes a split's text what it is, cheaply: the dataset_info.json bytes (shard lengths
-    and sizes of a TFDS build) and each file's name and size. Contents are not hashed: a full C4
-    split is hundreds of GB."""
-    files = corpus.split_files(split)
-    info = corpus.storage.join(corpus.root, "dataset_info.json")
-    info_sha256 = None
-    if corpus.storage.is_file(info):
-        with corpus.storage.open(info) as handle:
-            info_sha256 = hashlib.sha256(handle.read()).hexdigest()
-    return {
-        "kind": corpus.kind,
-        "split": split,
-        "dataset_info_sha256": info_sha256,
-        "files": [[posixpath.basename(f.replace(os.sep, "/")), corpus.storage.size(f)] for f in files],
-    }
+PUBLISHED_DIR = "tokens"  # c4forge tokenize's default output, under the corpus's build root
 
 
 def cache_key(corpus: Corpus, split: str, vocab: Vocab) -> str:
-    identity = {"format": CACHE_FORMAT, "corpus": corpus_identity(corpus, split), "vocab_sha256": vocab.sha256}
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+    return tokens_key(corpus, split, vocab.sha256)
 
 
 def cache_dir(cache_root: Path, corpus: Corpus, split: str, vocab: Vocab) -> Path:
-    return Path(cache_root) / f"{split}-{cache_key(corpus, split, vocab)}"
+    return Path(cache_root) / tokens_dirname(corpus, split, vocab.sha256)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -77,93 +59,76 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-@dataclasses.dataclass(frozen=True)
-class ShardJob:
-    corpus: Corpus
-    split: str
-    source: str
-    spm_path: str
-    dtype: str
-    tokens_path: str
-    offsets_path: str
-
-
-def _encode_batches(job: ShardJob):
-    import sentencepiece as spm
-
-    processor = spm.SentencePieceProcessor(model_file=job.spm_path)
-    examples = job.corpus.iter_examples(job.split, files=[job.source])
-    while True:
-        texts = [ex["text"] for ex in itertools.islice(examples, ENCODE_BATCH_DOCS)]
-        if not texts:
-            return
-        yield processor.encode(texts)
-
-
 class ShardWriter:
     """Appends documents to one shard's files; they appear under their final names only on
-    ``close`` (offsets last: their presence marks the shard done)."""
+    ``close`` (offsets last: their presence marks the shard done). For tests and tools that
+    write stores of given ids; corpora are encoded by ``ShardEncoder``."""
 
     def __init__(self, tokens_path: str, offsets_path: str, dtype: np.dtype):
         self.tokens_path, self.offsets_path, self.dtype = tokens_path, offsets_path, np.dtype(dtype)
         self._tmp = f"{tokens_path}.{os.getpid()}.tmp"
         self._handle = open(self._tmp, "wb")
         self.lengths: list[int] = []
-        self.zeros_dropped = 0
 
     def add(self, ids) -> None:
         doc = np.asarray(ids, dtype=np.int64)
-        if doc.size and not doc.all():  # reduce_concat_tokens deletes id 0 (padding)
-            self.zeros_dropped += int((doc == 0).sum())
-            doc = doc[doc != 0]
+        doc = doc[doc != 0]  # reduce_concat_tokens deletes id 0 (padding)
         self.lengths.append(doc.size)
         doc.astype(self.dtype).tofile(self._handle)
 
     def close(self) -> np.ndarray:
+        from c4forge.corpus.tokens import offsets_bytes
+
         self._handle.close()
-        offsets = np.zeros(len(self.lengths) + 1, dtype=np.int64)
-        np.cumsum(self.lengths, out=offsets[1:])
-        tmp_offsets = f"{self.offsets_path}.{os.getpid()}.tmp.npy"
-        np.save(tmp_offsets, offsets)
+        offsets, data = offsets_bytes(self.lengths)
+        tmp_offsets = f"{self.offsets_path}.{os.getpid()}.tmp"
+        Path(tmp_offsets).write_bytes(data)
         os.replace(self._tmp, self.tokens_path)
         os.replace(tmp_offsets, self.offsets_path)
         return offsets
 
 
-def tokenize_shard(job: ShardJob) -> dict:
-    """One corpus shard -> (tokens .bin, offsets .npy); returns its counts."""
-    started = time.perf_counter()
-    writer = ShardWriter(job.tokens_path, job.offsets_path, np.dtype(job.dtype))
-    for batch in _encode_batches(job):
-        for ids in batch:
-            writer.add(ids)
-    offsets = writer.close()
-    return {"source": os.path.basename(job.source), "docs": len(offsets) - 1, "tokens": int(offsets[-1]),
-            "zero_ids_dropped": writer.zeros_dropped, "seconds": round(time.perf_counter() - started, 3)}
+def file_entry(path: Path) -> dict:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
-def write_manifest(directory: Path, names: Sequence[str], dtype: np.dtype, vocab_sha256: str, vocab_size: int,
+def shard_summary(directory: Path, name: str) -> dict:
+    """A finished shard's manifest entry, from its files."""
+    offsets = np.load(Path(directory) / offsets_file(name), mmap_mode="r")
+    return {"name": name, "docs": len(offsets) - 1, "tokens": int(offsets[-1]),
+            "files": {file: file_entry(Path(directory) / file) for file in (tokens_file(name), offsets_file(name))}}
+
+
+def write_manifest(directory: Path, names: Sequence[str], dtype: np.dtype, vocab_sha256: str, pieces: int,
                    corpus: dict) -> None:
-    shards = []
-    for name in names:
-        offsets = np.load(Path(directory) / f"{name}.offsets.npy", mmap_mode="r")
-        shards.append({"name": name, "docs": len(offsets) - 1, "tokens": int(offsets[-1])})
-    manifest = {"format": CACHE_FORMAT, "dtype": np.dtype(dtype).str, "vocab_sha256": vocab_sha256,
-                "vocab_size": vocab_size, "corpus": corpus, "shards": shards}
-    _atomic_write_bytes(Path(directory) / "manifest.json", json.dumps(manifest, indent=1).encode())
+    if np.dtype(dtype) != token_dtype(pieces):
+        raise ValueError(f"dtype {dtype} does not hold ids of a vocabulary of {pieces} pieces")
+    shards = [shard_summary(directory, name) for name in names]
+    _atomic_write_bytes(Path(directory) / MANIFEST, tokens_manifest(shards, vocab_sha256, pieces, corpus))
 
 
 class TokenStore:
-    """The tokenized documents of one split: a single global token position space over the
-    shard files (shard i's tokens follow shard i-1's), read through lazily opened memmaps."""
+    """The tokenized documents of a split (or of a bounded selection of its shards): a single
+    global token position space over the shard files (shard i's tokens follow shard i-1's), read
+    through lazily opened memmaps. ``work_directory`` holds what runs derive (layouts); it is
+    the shards' folder unless they are read in place from a published set."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, shards: Optional[Sequence[dict]] = None, dtype: Optional[str] = None,
+                 work_directory: Optional[Path] = None, label: str = ""):
         self.directory = Path(directory)
-        manifest = json.loads((self.directory / "manifest.json").read_text())
-        self.manifest = manifest
-        self.dtype = np.dtype(manifest["dtype"])
-        self.shard_names = [s["name"] for s in manifest["shards"]]
-        shard_tokens = np.array([s["tokens"] for s in manifest["shards"]], dtype=np.int64)
+        if shards is None:
+            manifest = json.loads((self.directory / MANIFEST).read_text())
+            shards, dtype = manifest["shards"], manifest["dtype"]
+        self.shards = list(shards)
+        self.dtype = np.dtype(dtype)
+        self.work_directory = Path(work_directory or self.directory)
+        self.label = label  # which selection of the split's shards: part of the layouts' path
+        self.shard_names = [s["name"] for s in self.shards]
+        shard_tokens = np.array([s["tokens"] for s in self.shards], dtype=np.int64)
         self.shard_bases = np.concatenate([[0], np.cumsum(shard_tokens)]).astype(np.int64)
         self._maps: Optional[list[np.ndarray]] = None
 
@@ -173,19 +138,23 @@ class TokenStore:
         return state
 
     @property
+    def layouts_root(self) -> Path:
+        return self.work_directory / "layouts" / self.label if self.label else self.work_directory / "layouts"
+
+    @property
     def num_tokens(self) -> int:
         return int(self.shard_bases[-1])
 
     @property
     def num_docs(self) -> int:
-        """Documents in the split (empty ones included), from the manifest: nothing is read."""
-        return sum(int(shard["docs"]) for shard in self.manifest["shards"])
+        """Documents in the store (empty ones included), from the manifest: nothing is read."""
+        return sum(int(shard["docs"]) for shard in self.shards)
 
     def doc_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Global start position and token count of the documents, one shard at a time, in corpus
         order (what a layout build streams over)."""
         for name, base in zip(self.shard_names, self.shard_bases):
-            offsets = np.load(self.directory / f"{name}.offsets.npy")
+            offsets = np.load(self.directory / offsets_file(name))
             yield offsets[:-1] + base, np.diff(offsets)
 
     def doc_starts_and_lengths(self) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +167,7 @@ class TokenStore:
     def _memmaps(self) -> list[np.ndarray]:
         if self._maps is None:
             self._maps = [
-                np.memmap(self.directory / f"{name}.bin", dtype=self.dtype, mode="r")
+                np.memmap(self.directory / tokens_file(name), dtype=self.dtype, mode="r")
                 if size else np.zeros(0, self.dtype)
                 for name, size in zip(self.shard_names, np.diff(self.shard_bases))
             ]
@@ -219,17 +188,37 @@ class TokenStore:
         return out.reshape(positions.shape)
 
 
-def _pending_jobs(corpus: Corpus, split: str, vocab: Vocab, directory: Path) -> tuple[list[ShardJob], list[str]]:
-    dtype = token_dtype(vocab.size).str
-    jobs, names = [], []
-    for index, source in enumerate(corpus.split_files(split)):
-        name = f"shard-{index:05d}"
-        names.append(name)
-        job = ShardJob(corpus, split, source, str(vocab.spm_path), dtype,
-                       str(directory / f"{name}.bin"), str(directory / f"{name}.offsets.npy"))
-        if not os.path.exists(job.offsets_path):
-            jobs.append(job)
-    return jobs, names
+# ---------------------------------------------------------------- tokenizing in this machine
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardJob:
+    corpus: Corpus
+    split: str
+    source: str
+    encoder: ShardEncoder
+    directory: str
+    name: str
+
+
+def _open_temporary(directory: str, created: list):
+    def open_file(file_name: str):
+        path = os.path.join(directory, f".{file_name}.{os.getpid()}.tmp")
+        created.append((path, os.path.join(directory, file_name)))
+        return open(path, "wb")
+    return open_file
+
+
+def tokenize_shard(job: ShardJob) -> dict:
+    """One corpus shard -> its token shard's files (offsets renamed last: they mark it done)."""
+    started = time.perf_counter()
+    created: list[tuple[str, str]] = []
+    texts = (example["text"] for example in job.corpus.iter_examples(job.split, files=[job.source]))
+    shard = job.encoder.encode(job.name, texts, _open_temporary(job.directory, created))
+    for temporary, final in created:
+        os.replace(temporary, final)
+    return {"source": os.path.basename(job.source), "docs": shard.docs, "tokens": shard.tokens,
+            "zero_ids_dropped": shard.zero_ids_dropped, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _run_jobs(jobs: Sequence[ShardJob], workers: int) -> None:
@@ -254,32 +243,157 @@ def _run_jobs(jobs: Sequence[ShardJob], workers: int) -> None:
             pool.join()
 
 
-def build_token_store(corpus: Corpus, split: str, vocab: Vocab, cache_root: Path, workers: int = 1) -> Optional[TokenStore]:
-    """The split's TokenStore, tokenizing whatever is missing; None if the split has no files."""
+def _is_done(directory: Path, name: str) -> bool:
+    return (directory / offsets_file(name)).is_file()
+
+
+def _tokenize_here(corpus: Corpus, split: str, vocab: Vocab, directory: Path, budget: Optional[int],
+                   workers: int) -> list[int]:
+    """Tokenizes shards in the hash order, a wave of ``workers`` at a time, until the selection
+    for ``budget`` is known; returns it. The manifest is written once every shard is there."""
+    sources = corpus.split_files(split)
+    names = [shard_name(i) for i in range(len(sources))]
+    processes = max(1, min(workers, len(sources)))
+    encoder = ShardEncoder(vocab.spm_path.read_bytes(), threads=max(1, (os.cpu_count() or 1) // processes))
+    pending = [i for i in shard_order(len(sources)).tolist() if not _is_done(directory, names[i])]
+    log.info("token cache %s: %d of %d %s shards to tokenize at most", directory, len(pending), len(names), split)
+
+    def known_tokens() -> list[Optional[int]]:
+        return [int(np.load(directory / offsets_file(n), mmap_mode="r")[-1]) if _is_done(directory, n) else None
+                for n in names]
+
+    while True:
+        tokens = known_tokens()
+        selection = selection_if_known(tokens, budget)
+        if selection is not None:
+            break
+        wave, pending = pending[:processes], pending[processes:]
+        _run_jobs([ShardJob(corpus, split, sources[i], encoder, str(directory), names[i]) for i in wave], processes)
+    if all(t is not None for t in tokens) and not (directory / MANIFEST).is_file():
+        write_manifest(directory, names, encoder.dtype, vocab.sha256, encoder.pieces, corpus_identity(corpus, split))
+    return selection
+
+
+# ---------------------------------------------------------------- published token shards
+
+
+def _read_manifest(storage, path: str) -> dict:
+    with storage.open(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def published_tokens(corpus: Corpus, split: str, vocab: Vocab) -> Optional[str]:
+    """The folder of ``c4forge tokenize``'s complete shards for this split and vocabulary next to
+    the corpus, if there is one."""
+    folder = corpus.storage.join(corpus.output_root, PUBLISHED_DIR, tokens_dirname(corpus, split, vocab.sha256))
+    return folder if corpus.storage.is_file(corpus.storage.join(folder, MANIFEST)) else None
+
+
+def _verify_local(directory: Path, shards: Sequence[dict]) -> None:
+    for shard in shards:
+        for file, entry in shard["files"].items():
+            path = directory / file
+            if not path.is_file() or path.stat().st_size != entry["bytes"] or file_entry(path) != entry:
+                raise TokensError(f"{path}: missing, or not what its manifest lists (size or sha256): the token "
+                                  "shards were changed after `c4forge tokenize`; rerun it")
+
+
+def _fetch(storage, folder: str, directory: Path, shards: Sequence[dict]) -> None:
+    """Copies the shards' files from an object store into ``directory``, checking each."""
+    for shard in shards:
+        for file, entry in shard["files"].items():
+            path = directory / file
+            if path.is_file() and path.stat().st_size == entry["bytes"]:
+                continue  # fetched by an earlier run (renamed into place only once checked)
+            temporary = directory / f".{file}.{os.getpid()}.tmp"
+            digest, size = hashlib.sha256(), 0
+            with storage.open(storage.join(folder, file)) as source, open(temporary, "wb") as target:
+                while chunk := source.read(1 << 22):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    target.write(chunk)
+            if size != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
+                temporary.unlink()
+                raise TokensError(f"{storage.join(folder, file)}: not what its manifest lists (size or sha256); "
+                                  "rerun `c4forge tokenize`")
+            os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------- what a run reads
+
+
+def _selection_path(work: Path, budget: Optional[int]) -> Path:
+    return work / f"selection-{selection_label(budget)}.json"
+
+
+def _store_from_selection(path: Path) -> TokenStore:
+    selection = json.loads(path.read_text())
+    return TokenStore(Path(selection["directory"]), selection["shards"], selection["dtype"], path.parent,
+                      selection["label"])
+
+
+def _sizes_match(store: TokenStore) -> bool:
+    """Every file of a prepared selection still there with its size (checked at each start; the
+    sha256 when the selection was made)."""
+    return all((store.directory / file).is_file() and (store.directory / file).stat().st_size == entry["bytes"]
+               for shard in store.shards for file, entry in shard["files"].items())
+
+
+def build_token_store(corpus: Corpus, split: str, vocab: Vocab, cache_root: Path, workers: int = 1,
+                      budget: Optional[int] = None) -> Optional[TokenStore]:
+    """The split's TokenStore (its bounded selection for a ``budget`` of tokens), from the cache,
+    the corpus's published token shards, or tokenized here; None if the split has no files."""
     if not corpus.split_files(split):
         return None
-    directory = cache_dir(cache_root, corpus, split, vocab)
-    if (directory / "manifest.json").is_file():
-        return TokenStore(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    jobs, names = _pending_jobs(corpus, split, vocab, directory)
-    log.info("token cache %s: %d of %d %s shards to tokenize", directory, len(jobs), len(names), split)
-    _run_jobs(jobs, workers)
-    write_manifest(directory, names, token_dtype(vocab.size), vocab.sha256, vocab.size, corpus_identity(corpus, split))
-    return TokenStore(directory)
+    work = cache_dir(cache_root, corpus, split, vocab)
+    selection_path = _selection_path(work, budget)
+    if selection_path.is_file():
+        store = _store_from_selection(selection_path)
+        if _sizes_match(store):
+            return store
+        log.warning("%s: its shards changed or moved since it was made; making it again", selection_path)
+        selection_path.unlink()
+    work.mkdir(parents=True, exist_ok=True)
+    directory, published = work, None
+    if not (work / MANIFEST).is_file():
+        published = published_tokens(corpus, split, vocab)
+    if (work / MANIFEST).is_file() or published is not None:
+        source = str(work / MANIFEST) if published is None else corpus.storage.join(published, MANIFEST)
+        storage = corpus.storage if published is not None else None
+        manifest = json.loads((work / MANIFEST).read_text()) if storage is None else _read_manifest(storage, source)
+        check_manifest(manifest, source, vocab.sha256)
+        chosen = bounded_selection([s["tokens"] for s in manifest["shards"]], budget)
+        shards = [manifest["shards"][i] for i in chosen]
+        if published is not None and is_url(published):
+            log.info("fetching %d of %d token shards from %s", len(shards), len(manifest["shards"]), published)
+            _fetch(storage, published, work, shards)
+        elif published is not None:
+            directory = Path(published)
+            log.info("reading %d of %d token shards in place from %s", len(shards), len(manifest["shards"]), published)
+        _verify_local(directory, shards)
+        dtype = manifest["dtype"]
+    else:
+        chosen = _tokenize_here(corpus, split, vocab, work, budget, workers)
+        shards = [shard_summary(work, shard_name(i)) for i in chosen]
+        dtype = token_dtype(vocab.sentencepiece().get_piece_size()).str
+    label = selection_label(budget) if len(chosen) < len(corpus.split_files(split)) else ""
+    selection = {"directory": str(directory), "dtype": dtype, "label": label, "shards": shards}
+    _atomic_write_bytes(selection_path, json.dumps(selection, indent=1).encode())
+    return TokenStore(directory, shards, dtype, work, label)
 
 
-def wait_for_token_store(corpus: Corpus, split: str, vocab: Vocab, cache_root: Path,
+def wait_for_token_store(corpus: Corpus, split: str, vocab: Vocab, cache_root: Path, budget: Optional[int] = None,
                          poll_seconds: float = 5.0) -> Optional[TokenStore]:
-    """For processes that let another one (local rank 0) build the cache: wait for its manifest.
-    File polling, not a collective: tokenizing C4 takes longer than any NCCL timeout."""
+    """For processes that let another one (local rank 0) prepare the store: wait for its
+    selection file. File polling, not a collective: tokenizing C4 takes longer than any NCCL
+    timeout."""
     if not corpus.split_files(split):
         return None
-    manifest = cache_dir(cache_root, corpus, split, vocab) / "manifest.json"
+    path = _selection_path(cache_dir(cache_root, corpus, split, vocab), budget)
     waited = 0.0
-    while not manifest.is_file():
+    while not path.is_file():
         if waited % 300 < poll_seconds:
-            log.info("waiting for the token cache %s (built by local rank 0)", manifest.parent)
+            log.info("waiting for the token store %s (prepared by local rank 0)", path)
         time.sleep(poll_seconds)
         waited += poll_seconds
-    return TokenStore(manifest.parent)
+    return _store_from_selection(path)

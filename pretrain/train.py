@@ -34,6 +34,7 @@ from .optim import build_optimizer, run_scheduler
 from .resume import Resumed, divergence_message, restore
 from .runtime import (Runtime, all_reduce_int, all_reduce_max, all_reduce_sum, init_distributed, runtime_from_env,
                       torch_threads)
+from .bounded_start import saved_data_identity, token_budgets
 from .token_cache import TokenStore, build_token_store, wait_for_token_store
 from .vocab import Vocab, load_vocab
 
@@ -49,6 +50,7 @@ class DataPlan:
     train: Stream
     validation: Stream
     validation_source: str  # said in the log and the run config
+    token_budgets: dict  # {"train": tokens, "validation": tokens}: the bounded selections read
 
 
 def layout_params(config: TrainConfig, seed: int, doc_range=None) -> LayoutParams:
@@ -57,12 +59,14 @@ def layout_params(config: TrainConfig, seed: int, doc_range=None) -> LayoutParam
                         max_chunk_tokens=config.max_chunk_tokens, doc_range=doc_range)
 
 
-def token_store(corpus, split: str, vocab: Vocab, config: TrainConfig, runtime: Runtime) -> Optional[TokenStore]:
-    """Local rank 0 tokenizes (in parallel processes); the other local ranks wait on the files."""
+def token_store(corpus, split: str, vocab: Vocab, config: TrainConfig, runtime: Runtime,
+                budget: Optional[int]) -> Optional[TokenStore]:
+    """Local rank 0 finds, fetches or tokenizes the shards of the bounded selection (token_cache);
+    the other local ranks wait for its selection file."""
     root = Path(config.token_cache)
     if runtime.local_rank == 0:
-        return build_token_store(corpus, split, vocab, root, workers=config.tokenize_workers)
-    return wait_for_token_store(corpus, split, vocab, root)
+        return build_token_store(corpus, split, vocab, root, workers=config.tokenize_workers, budget=budget)
+    return wait_for_token_store(corpus, split, vocab, root, budget=budget)
 
 
 def open_corpus(path: str) -> Corpus:
@@ -75,21 +79,23 @@ def open_corpus(path: str) -> Corpus:
 
 
 def plan_data(config: TrainConfig, corpus: Corpus, vocab: Vocab, runtime: Runtime) -> DataPlan:
-    train = token_store(corpus, "train", vocab, config, runtime)
+    train_budget, validation_budget = token_budgets(config, corpus, saved_data_identity(config))
+    train = token_store(corpus, "train", vocab, config, runtime, train_budget)
     if train is None:
         raise PretrainError(f"--corpus {corpus.root}: the corpus has no train split (pass the output of "
                             "`c4forge build`, or rebuild it)")
-    validation = token_store(corpus, "validation", vocab, config, runtime)
+    validation = token_store(corpus, "validation", vocab, config, runtime, validation_budget)
     builds = runtime.local_rank == 0  # one layout build per node; the other ranks map its files
+    budgets = {"train": train_budget, "validation": validation_budget}
     if validation is not None:
         return DataPlan(Stream(train, layout_params(config, config.seed), builds),
-                        Stream(validation, layout_params(config, EVAL_SEED), builds), "validation split")
+                        Stream(validation, layout_params(config, EVAL_SEED), builds), "validation split", budgets)
     docs = train.num_docs
     held_out = min(max(1, round(docs * config.holdout_fraction)), docs - 1)
     source = (f"no validation split: held out the last {held_out} of {docs} train documents "
               f"(--holdout-fraction {config.holdout_fraction}); they are not trained on")
     return DataPlan(Stream(train, layout_params(config, config.seed, (0, docs - held_out)), builds),
-                    Stream(train, layout_params(config, EVAL_SEED, (docs - held_out, docs)), builds), source)
+                    Stream(train, layout_params(config, EVAL_SEED, (docs - held_out, docs)), builds), source, budgets)
 
 
 def split_by_packing(batch: dict, device: torch.device) -> list[dict]:
@@ -198,7 +204,10 @@ def run_state(config: TrainConfig, vocab: Vocab, plan: DataPlan, step: int, metr
 
 def data_identity(config: TrainConfig, vocab: Vocab, plan: DataPlan) -> dict:
     return config.resume_identity() | {"vocab_sha256": vocab.sha256,
-                                       "train_tokens": str(plan.train.store.directory.name),
+                                       "train_tokens": plan.train.store.work_directory.name,
+                                       "train_selection": plan.train.store.label or "all",
+                                       "train_token_budget": plan.token_budgets["train"],
+                                       "validation_token_budget": plan.token_budgets["validation"],
                                        "train_layout": plan.train.params.key()}
 
 
