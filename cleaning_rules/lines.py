@@ -164,6 +164,41 @@ def judge_line(line: str, rules: CleaningRules) -> tuple[Optional[str], str]:
     return None, line
 
 
+# Substrings judge_line's later rules look for (lower-cased line); the policy phrases all hold
+# one of the last three.
+_LATER_RULE_SUBSTRINGS = ("lorem ipsum", "javascript", "policy", "cookies", "terms of use")
+
+
+def _lines_needing_all_rules(judged_lines: list[str], rules: CleaningRules) -> Optional[list[bool]]:
+    """For each of ``judged_lines`` (raw), whether judge_line must see it: False where its
+    verdict is surely its end-mark or word-count verdict (no "[", no "{", no too-long word,
+    no substring a later rule looks for). None when that holds for every line: most pages.
+    The substrings are ASCII and hold no newline, and lower-casing the lines joined gives
+    each line's ASCII characters as lower-casing it alone (only sigma's form depends on
+    context), so one look at the joined lines clears the page."""
+    if rules.line_badword_hit is not None:
+        return [True] * len(judged_lines)
+    joined = "\n".join(judged_lines)
+    lower = joined.lower()
+    mwl = rules.max_word_length
+    if not ("[" in joined or "{" in joined or any(map(lower.__contains__, _LATER_RULE_SUBSTRINGS))
+            or (mwl is not None and len(joined) > mwl and any(has_too_long_word(line, mwl) for line in judged_lines))):
+        return None
+    longest = len(joined) if mwl is None else mwl
+    return [("[" in line or "{" in line or len(line) > longest
+             or any(map(line_lower.__contains__, _LATER_RULE_SUBSTRINGS)))
+            for line, line_lower in zip(judged_lines, lower.split("\n"))]
+
+
+def _judge_end_mark_and_words(line: str, rules: CleaningRules) -> tuple[Optional[str], str]:
+    """judge_line for a line of a page where only these two rules can apply."""
+    if not line.endswith(END_MARKS) or line.endswith(ELLIPSIS):
+        return NO_ENDMARK, line
+    if len(line.split(None, rules.min_words_per_line - 1)) < rules.min_words_per_line:
+        return TOO_SHORT, line
+    return None, line
+
+
 def lines_needing_rules(raw_lines: list[str], text: str, max_word_length: Optional[int]) -> list[int]:
     """Indices of the raw lines of text that judge_line must see, in order.
 
@@ -210,8 +245,12 @@ def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[
     page_reason = None
     # Where judging stopped: the line that removed the page, or the end of the page.
     stop_index, judged_before_stop = len(raw_lines), len(judged)
+    needs_all_rules = _lines_needing_all_rules([raw_lines[i] for i in judged], rules)
     for position, index in enumerate(judged):
-        reason, line = judge_line(raw_lines[index].strip(), rules)
+        if needs_all_rules is None or not needs_all_rules[position]:
+            reason, line = _judge_end_mark_and_words(raw_lines[index].strip(), rules)
+        else:
+            reason, line = judge_line(raw_lines[index].strip(), rules)
         if reason in PAGE_REASONS:
             page_reason, stop_index, judged_before_stop = reason, index, position
             break

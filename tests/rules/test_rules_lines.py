@@ -545,12 +545,12 @@ RULE_VARIANTS = [
 ]
 
 
-def random_page_text(rng) -> str:
+def random_page_text(rng, tokens=TOKENS) -> str:
     page_lines = []
     for _ in range(rng.randrange(0, 12)):
-        words = [rng.choice(TOKENS) for _ in range(rng.randrange(0, 9))]
+        words = [rng.choice(tokens) for _ in range(rng.randrange(0, 9))]
         body = "".join(w + rng.choice(INNER_SPACES) for w in words)
-        page_lines.append(rng.choice(EDGE_SPACES) + body + rng.choice(TOKENS[-20:] + [""]) + rng.choice(EDGE_SPACES))
+        page_lines.append(rng.choice(EDGE_SPACES) + body + rng.choice(tokens[-20:] + [""]) + rng.choice(EDGE_SPACES))
     text = ""
     for line in page_lines:
         text += line + rng.choice(SEPARATORS)
@@ -563,6 +563,25 @@ def test_clean_page_equals_reference_on_seeded_random_pages():
     rng = random.Random(20240517)
     for i in range(1500):
         assert_clean_page_equals_reference(random_page_text(rng), RULE_VARIANTS[i % len(RULE_VARIANTS)])
+
+
+# Tokens none of whose substrings a rule beyond end marks and word counts looks for.
+PLAIN_TOKENS = [t for t in TOKENS if not any(x in t.lower() for x in (
+    "[", "{", "lorem", "javascript", "policy", "cookies", "terms of use", "badword"))]
+
+
+def test_clean_page_equals_reference_where_only_end_marks_and_word_counts_apply():
+    import random
+
+    rng = random.Random(20261203)
+    fast = 0
+    for i in range(1500):
+        text, rules = random_page_text(rng, PLAIN_TOKENS), RULE_VARIANTS[i % len(RULE_VARIANTS)]
+        raw = text.splitlines()
+        judged = [raw[i] for i in lines.lines_needing_rules(raw, text, rules.max_word_length)]
+        fast += lines._lines_needing_all_rules(judged, rules) is None
+        assert_clean_page_equals_reference(text, rules)
+    assert fast > 400  # the shortcut is taken (not for the badword variant or over-long words)
 
 
 def test_clean_page_equals_reference_on_the_tfds_cases_and_quirks():
