@@ -221,26 +221,15 @@ def tokenize_shard(job: ShardJob) -> dict:
             "zero_ids_dropped": shard.zero_ids_dropped, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _run_jobs(jobs: Sequence[ShardJob], workers: int) -> None:
+def _run_jobs(jobs: Sequence[ShardJob], pool) -> None:
     started, done = time.perf_counter(), 0
-    if workers <= 1 or len(jobs) <= 1:
-        results = map(tokenize_shard, jobs)
-        pool = None
-    else:
-        # spawn, not fork: the parent may hold torch/OpenMP threads that a fork would deadlock on
-        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
-        results = pool.imap_unordered(tokenize_shard, jobs)
-    try:
-        for result in results:
-            done += 1
-            elapsed = time.perf_counter() - started
-            log.info("tokenized %s (%d/%d): %d docs, %d tokens; %.0f s elapsed, ETA %.0f s",
-                     result["source"], done, len(jobs), result["docs"], result["tokens"], elapsed,
-                     elapsed / done * (len(jobs) - done))
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+    results = map(tokenize_shard, jobs) if pool is None else pool.imap_unordered(tokenize_shard, jobs)
+    for result in results:
+        done += 1
+        elapsed = time.perf_counter() - started
+        log.info("tokenized %s (%d/%d): %d docs, %d tokens; %.0f s elapsed, ETA %.0f s",
+                 result["source"], done, len(jobs), result["docs"], result["tokens"], elapsed,
+                 elapsed / done * (len(jobs) - done))
 
 
 def _is_done(directory: Path, name: str) -> bool:
@@ -262,13 +251,23 @@ def _tokenize_here(corpus: Corpus, split: str, vocab: Vocab, directory: Path, bu
         return [int(np.load(directory / offsets_file(n), mmap_mode="r")[-1]) if _is_done(directory, n) else None
                 for n in names]
 
-    while True:
-        tokens = known_tokens()
-        selection = selection_if_known(tokens, budget)
-        if selection is not None:
-            break
-        wave, pending = pending[:processes], pending[processes:]
-        _run_jobs([ShardJob(corpus, split, sources[i], encoder, str(directory), names[i]) for i in wave], processes)
+    # spawn, not fork: the parent may hold torch/OpenMP threads that a fork would deadlock on. One
+    # pool for every wave: starting processes costs seconds.
+    pool = multiprocessing.get_context("spawn").Pool(processes) if processes > 1 and len(pending) > 1 else None
+    try:
+        while True:
+            tokens = known_tokens()
+            selection = selection_if_known(tokens, budget)
+            if selection is not None:
+                break
+            # without a budget every shard is needed: one wave; with one, a wave per pool's width
+            wave_size = len(pending) if budget is None else processes
+            wave, pending = pending[:wave_size], pending[wave_size:]
+            _run_jobs([ShardJob(corpus, split, sources[i], encoder, str(directory), names[i]) for i in wave], pool)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     if all(t is not None for t in tokens) and not (directory / MANIFEST).is_file():
         write_manifest(directory, names, encoder.dtype, vocab.sha256, encoder.pieces, corpus_identity(corpus, split))
     return selection

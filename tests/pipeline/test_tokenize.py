@@ -226,3 +226,18 @@ def test_a_missing_vocabulary_or_corpus_is_one_line(setup, tmp_path, capsys):
     assert tokenize(tmp_path / "nothing", vocab) == 2
     err = capsys.readouterr().err
     assert "no c4forge corpus" in err and len(err.strip().splitlines()) == 1
+
+
+def test_pretrain_prepares_from_the_published_shards_reading_only_its_selection(setup, published, tmp_path, capsys):
+    _, corpus, vocab = setup
+    cache = tmp_path / "cache"
+    assert cli.main(["pretrain", "--corpus", str(corpus), "--vocab", str(vocab), "--output", str(tmp_path / "run"),
+                     "--token-cache", str(cache), "--prepare-only", "--model", "tiny", "--inputs-length", "64",
+                     "--steps", "2", "--batch-size", "2", "--eval-rows", "4", "--no-tensorboard"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert Path(summary["prepared"]).parent == published  # in place: nothing tokenized or copied
+    assert not list(cache.rglob("*.bin"))
+    (selection_file,) = cache.glob("train-*/selection-tokens-*.json")
+    selection = json.loads(selection_file.read_text())
+    assert [s["name"] for s in selection["shards"]] == [f"shard-{shard_order(TRAIN_SHARDS)[0]:05d}"]
+    assert list(selection_file.parent.glob(f"layouts/{selection['label']}/*/epoch-00000/order.npy"))
