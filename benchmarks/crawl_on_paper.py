@@ -220,7 +220,7 @@ def crawl_rows(model: Model, prices: dict, vcpus: int, utilization: float) -> tu
               f"{spill.MAX_PARTITIONS:,} partitions; the sink's runs: {spill.MAX_PARTITIONS:,} files "
               f"(a file per run, as before: {64 * (train_shards + val_shards):,})"],
              ["CPU-hours", f"{cpu_hours:,.0f}", f"{cpu_hours / 24:,.0f} CPU-days; "
-                                                 f"{model.rate['cpu_s'] * model.pages_per_x * 1e3:.2f} CPU-ms per page"],
+                                                 f"{model.rate['cpu_s'] / model.pages_per_x * 1e3:.2f} CPU-ms per page"],
              [f"worker-hours ({vcpus} vCPUs, {utilization:.0%} busy)", f"{worker_hours:,.0f}", ""]]
     rows += [[f"cost: {name}", f"${usd:,.0f}", note] for (name, usd), note in zip(costs.items(), (
         f"${dataflow_worker_usd:.3f}/worker-hour + ${prices['dataflow_shuffle_gb_usd']}/GB shuffled",
@@ -232,7 +232,7 @@ def crawl_rows(model: Model, prices: dict, vcpus: int, utilization: float) -> tu
 
 def stage_rows(model: Model, x: float) -> list[list]:
     pages = model.rate["pages"] * x + model.fixed["pages"]
-    per_page = model.rate["cpu_s"] * model.pages_per_x * 1e3
+    per_page = model.rate["cpu_s"] / model.pages_per_x * 1e3
     rows = [[r["stage"], f"{r['ms_per_page']:.3f}", f"{r['ms_per_page'] * pages / 3.6e6:,.0f}"]
             for r in model.stage_view]
     rest = per_page - sum(r["ms_per_page"] for r in model.stage_view)

@@ -67,3 +67,22 @@ def test_script_predicts_a_small_spilled_build_and_prints_the_crawl(crawl_on_pap
     for line in ("shuffle: URL dedup", "largest group: line owners", "files written: output shards",
                  "worker-hours", "cost: Dataflow", "cost: Flink on EMR", "cost: Spark on Dataproc"):
         assert line in out
+
+
+@pytest.mark.parametrize("scale_by", ["pages", "bytes"])
+def test_crawl_table_has_every_figure_by_pages_or_by_bytes(crawl_on_paper, scale_by):
+    cop = crawl_on_paper
+    small, large = made_up_build(cop, 2), made_up_build(cop, 4)
+    for build in (small, large):
+        build["group:spill/GroupByNormalizedUrl/group-bytes"] = {"groups": 10, "total": 100, "largest": 30}
+    model = cop.Model(small, large, scale_by, stage_view=[{"stage": "clean_page", "ms_per_page": 0.004}])
+    rows, summary = cop.crawl_rows(model, cop.PRICES, vcpus=4, utilization=0.5)
+    pages = cop.CRAWL_PAGES if scale_by == "pages" else cop.CRAWL_GZIP_BYTES / 5000
+    assert summary["cpu_hours"] == pytest.approx(10 * pages / 3600)  # 10 CPU-s per page
+    assert summary["worker_hours"] == pytest.approx(summary["cpu_hours"] / 4 / 0.5)
+    assert summary["costs_usd"]["Flink on EMR"] == pytest.approx(summary["worker_hours"] * cop.PRICES["emr_worker_usd"])
+    assert summary["costs_usd"]["Dataflow"] > summary["worker_hours"] * 4 * cop.PRICES["dataflow_vcpu_usd"]
+    assert any(row[0].startswith("largest group: line owners") for row in rows)
+    stages = cop.stage_rows(model, cop.CRAWL_PAGES if scale_by == "pages" else cop.CRAWL_GZIP_BYTES)
+    assert stages[-1][1] == "10000.000"  # CPU-ms per page
+    assert any(row[-1].endswith("10000.00 CPU-ms per page") for row in rows)
