@@ -123,7 +123,7 @@ class Model:
         self.x_key = "pages" if scale_by == "pages" else "gzip_bytes"
         span = large[self.x_key] - small[self.x_key]
         if span <= 0:
-            raise SystemExit("the calibration builds must differ in size (--calibrate A,B with A < B)")
+            raise ValueError("the calibration builds must differ in size")
         self.rate = {k: (large[k] - small[k]) / span for k in LINEAR}
         self.fixed = {k: large[k] - self.rate[k] * large[self.x_key] for k in LINEAR}
         self.pages_per_x = large["pages"] / large[self.x_key]
@@ -263,7 +263,12 @@ def main(argv=None) -> int:
     p.add_argument("--cache-dir", type=Path, help="segments' cache (default: make_segment's)")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
-    small, large = sorted(int(n) for n in a.calibrate.split(","))
+    try:
+        small, large = sorted(int(n) for n in a.calibrate.split(","))
+    except ValueError:
+        p.error(f"--calibrate {a.calibrate}: two segment counts, as 4,16")
+    if not 1 <= small < large or a.segments < 1 or a.records < 1:
+        p.error("--calibrate A,B needs 1 <= A < B; --segments and --records at least 1")
     count = max(a.segments, large)
     c4_benchmark.log(f"[crawl on paper] {count} segments of {a.records:,} records ...")
     segments = [make_segment.make_segment(a.records, a.cache_dir, seed=s) for s in range(count)]
