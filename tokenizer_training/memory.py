@@ -1,9 +1,11 @@
 """Will training on this sample fit in memory? Checked before training, not found out by the
 OOM killer.
 
-sentencepiece holds every sampled sentence (raw and normalized) and, for seed mining, a
-suffix array with two boundary arrays over the concatenated characters (3 x 4 bytes a
-character, 3 x 8 with train_extremely_large_corpus). Measured with
+sentencepiece holds every sampled sentence (about 2 bytes a byte, normalized) and, for seed
+mining (the peak), a copy of the concatenated characters as 4-byte code points plus an enhanced
+suffix array over them: SA, L, R and D, 4 x 4 bytes a character, 4 x 8 with
+train_extremely_large_corpus (unigram_model_trainer.cc, MakeSeedSentencePieces; docs/vocab.md
+has the RSS at each phase). Measured with
 benchmarks/vocab_benchmark.py on this project's 2-core machine (sentencepiece 0.2.2, vocab
 16000, generated English-like lines): peak RSS of a training process = 53 MB + 23.0 x sample
 bytes (5 MB: 167 MB ... 80 MB: 1,890 MB), the same with 2 or 16 threads. Real text has more
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 BYTES_PER_SAMPLE_BYTE = 28  # measured 23 (generated) to 26 (real web text), plus a margin
-LARGE_CORPUS_EXTRA_PER_BYTE = 12  # 64-bit instead of 32-bit SA, L, R
+LARGE_CORPUS_EXTRA_PER_BYTE = 16  # 64-bit instead of 32-bit SA, L, R, D
 BASE_BYTES = 256 * 2**20  # Python, the corpus reader, sentencepiece's fixed tables
 
 _SIZE = re.compile(r"^\s*([0-9.]+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
