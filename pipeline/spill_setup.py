@@ -82,14 +82,14 @@ def in_memory_budget(available_memory_bytes: int) -> int:
 
 
 def spill_hint(input_bytes: int, memory_bytes: int) -> Optional[str]:
-    """A warning when an in-memory local build of this input would need more than half the
-    machine's memory; None otherwise."""
+    """A warning for --no-spill when an in-memory local build of this input would need more than
+    half of ``memory_bytes`` (what is available); None otherwise."""
     need = input_bytes * IN_MEMORY_PEAK_PER_INPUT_BYTE
     if need <= memory_bytes / 2:
         return None
-    return (f"this local build holds its shuffles in memory: about {need / 2**30:.1f} GiB for "
-            f"{input_bytes / 2**30:.2f} GiB of input, on a machine with {memory_bytes / 2**30:.1f} GiB; "
-            f"add --spill-dir DIR to shuffle through files on disk instead")
+    return (f"this local build holds its shuffles in memory (--no-spill): about {need / 2**30:.1f} GiB for "
+            f"{input_bytes / 2**30:.2f} GiB of input, with {memory_bytes / 2**30:.1f} GiB available; "
+            f"without --no-spill, or with --spill-dir DIR, they go through files on disk instead")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,7 +217,7 @@ def build_spill(spill_dir: Optional[str], no_spill: bool, options: PipelineOptio
     if no_spill:
         hint = spill_hint(input_bytes, available_memory_bytes())
         if hint:
-            logger.warning("%s (--no-spill)", hint)
+            logger.warning(hint)
         yield None
         return
     folders = auto_spill_folders(output)
