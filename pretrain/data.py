@@ -38,10 +38,10 @@ ROW_FIELDS = ("encoder_input_tokens", "encoder_segment_ids", "encoder_positions"
 class Stream:
     """The row stream of one token store under one LayoutParams. Epoch layouts live under
     ``<store's work dir>/layouts/[<selection>/]<params key>/``: one process per node builds each
-    (``builds``: local rank 0), the others wait for its files and memory-map them, so a node holds one build's memory and
-    one copy of the arrays (in the page cache), not one per rank. ``epoch_sizes`` travels to
-    DataLoader workers with the object; workers only map (train_loader lays out every epoch its
-    steps need before they start)."""
+    (``builds``: local rank 0), the others wait for its files and memory-map them, so a node holds
+    one build's memory and one copy of the arrays (in the page cache), not one per rank.
+    ``epoch_sizes`` travels to DataLoader workers with the object; workers only map (train_loader
+    lays out every epoch its steps need before they start)."""
 
     def __init__(self, store: TokenStore, params: LayoutParams, builds: bool = True, poll_seconds: float = 0.5):
         self.store = store
