@@ -31,6 +31,9 @@ def first_line(args: argparse.Namespace) -> str:
     if command == "vocab":
         return (f"vocab: {args.vocab_size:,} pieces from up to {args.sentences:,} lines of {args.corpus} "
                 f"({args.sampler} sampler)")
+    if command == "tokenize":
+        return (f"tokenize: {args.corpus} with {args.vocab} -> {args.output or 'tokens/ beside the corpus'} "
+                "(loading Apache Beam)")
     if command == "pretrain":
         return f"pretrain: {args.model} for {args.steps:,} steps on {args.corpus} -> {args.output} (loading torch)"
     return f"{command}: starting"

@@ -15,6 +15,15 @@ from apache_beam.io.filesystems import FileSystems
 from c4forge.corpus.storage import is_url, split_url
 
 
+def beam_reads(path: str) -> bool:
+    """Whether Beam has a filesystem for ``path``'s scheme (gs://, s3:// with their extras)."""
+    try:
+        FileSystems.get_filesystem(path)
+    except ValueError:
+        return False
+    return True
+
+
 class BeamStorage:
     def open(self, path: str) -> BinaryIO:
         return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)

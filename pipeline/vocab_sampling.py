@@ -14,6 +14,7 @@ while a re-read costs only time, spread over the workers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Iterable, Optional, Sequence
 
@@ -23,11 +24,13 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.corpus.reader import Corpus
+from c4forge.corpus.storage import is_url
 from c4forge.tokenizer_training.sampling import (
     HISTOGRAM_BITS, SAMPLE_INFO_NAME, SHARD_TARGET_BYTES, SampleInfo, document_units, histogram_bucket, make_info,
     shard_name, shard_of, sorted_shard_text, unit_bytes,
 )
 
+from .beam_storage import BeamStorage, beam_reads
 from .build import with_default_runner
 
 logger = logging.getLogger(__name__)
@@ -144,6 +147,8 @@ def sample_with_beam(corpus: Corpus, seed: int, sentences: int, max_bytes: int, 
                      beam_args: Sequence[str] = (), shard_target_bytes: int = SHARD_TARGET_BYTES) -> SampleInfo:
     """Run the job (default runner FnApiRunner; other Beam options pass through) and return
     what it sampled. ``out_dir`` must be reachable by the workers and by this process."""
+    if is_url(corpus.root) and beam_reads(corpus.root):  # workers read as the job's I/O does: no gcsfs/s3fs there
+        corpus = dataclasses.replace(corpus, storage=BeamStorage())
     files = corpus.split_files(SPLIT)
     if not FileSystems.exists(out_dir):
         FileSystems.mkdirs(out_dir)

@@ -44,12 +44,14 @@ def commands(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "parity": (["parity", "--input", wet, "--badwords-dir", str(BADWORDS_DIR)], "parity: TFDS's reference graph"),
         "run-all": (["run-all", "--input", wet, "--output", str(tmp / "r")], "run-all: 1 input(s) -> corpus"),
         "vocab": (["vocab", "--corpus", corpus, "--output", str(tmp / "v")], "vocab: 32,000 pieces from up to"),
+        "tokenize": (["tokenize", "--corpus", corpus, "--vocab", str(tmp / "v")],
+                     f"tokenize: {corpus} with {tmp / 'v'} -> tokens/ beside the corpus"),
         "pretrain": (["pretrain", "--corpus", corpus, "--vocab", str(tmp / "v"), "--output", str(tmp / "m")],
                      "pretrain: "),
     }
 
 
-@pytest.mark.parametrize("command", ["build", "parity", "run-all", "vocab", "pretrain"])
+@pytest.mark.parametrize("command", ["build", "parity", "run-all", "vocab", "tokenize", "pretrain"])
 def test_the_first_line_comes_within_seconds(tmp_path, command):
     require_shared()
     argv, says = commands(tmp_path)[command]

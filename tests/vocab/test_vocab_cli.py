@@ -170,3 +170,25 @@ def test_beam_and_local_shards_are_byte_identical(realweb, tmp_path, sentences, 
     assert shard_bytes(tmp_path / "beam") == shard_bytes(tmp_path / "local")
     if sentences == 3:
         assert sum(not data for data in shard_bytes(tmp_path / "local").values()) >= 1
+
+
+@pytest.mark.slow
+def test_the_beam_sampler_reads_an_object_store_corpus_through_beams_filesystems(realweb, tmp_path, monkeypatch):
+    """On Dataflow the workers have Beam's GCS/S3 filesystems, not gcsfs/s3fs: the job reads a URL
+    corpus through Beam's, whatever storage found it (here one that cannot read the URL at all)."""
+    import dataclasses
+    import shutil
+
+    from c4forge.corpus.storage import LocalStorage
+    from c4forge.pipeline.beam_storage import BeamStorage
+    from c4forge.pipeline.vocab_sampling import sample_with_beam
+    from helpers.fake_object_store import FakeObjectStore
+
+    monkeypatch.setattr(FakeObjectStore, "root", tmp_path / "store")
+    shutil.copytree(realweb, tmp_path / "store" / "bucket" / "corpus")
+    remote = find_corpus("fakeobj://bucket/corpus", storage=BeamStorage())
+    local_info = measure_sample(find_corpus(realweb).iter_examples("train"), 5, 10**7, 1000, 200_000)
+    write_sample(find_corpus(realweb).iter_examples("train"), local_info, tmp_path / "local")
+    blind = dataclasses.replace(remote, storage=LocalStorage())
+    assert sample_with_beam(blind, 5, 10**7, 1000, str(tmp_path / "beam"), [], 200_000) == local_info
+    assert shard_bytes(tmp_path / "beam") == shard_bytes(tmp_path / "local")
