@@ -11,6 +11,9 @@ pick as after it: a URL captured thousands of times travels as one page per bund
 newest), a line found on millions of pages as one owner record per bundle (its smallest
 owner), so no group grows with how often a key repeats. The largest groups are published as
 Beam distributions (namespace ``c4forge-shuffle``), which the benchmark prints.
+
+Pages cross every shuffle as bytes (``page_bytes.py``): encoded once before it and decoded
+once after it, where as pickled pages the local runners would code them twice each way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from c4forge.cleaning_rules import dedup
 
 from . import spill as spill_lib
 from .counting import CountingDoFn
+from .page_bytes import decode_page, encode_page
 from .spill import SpillConfig
 
 MIN_LINE_DEDUP_SHARDS = 16
@@ -71,8 +75,8 @@ def global_stage_transform(stage: chain_lib.GlobalStage, num_files: int,
 # --- URL dedup --------------------------------------------------------------------------------
 
 class _KeepBestPageOfEachUrlInBundle(CountingDoFn):
-    """(normalized URL, page) with a bundle's pages of one URL reduced to its best, held up to
-    ``max_bytes`` of text (then handed on, so memory stays bounded)."""
+    """(normalized URL, page as bytes) with a bundle's pages of one URL reduced to its best,
+    held up to ``max_bytes`` of text (then handed on, so memory stays bounded)."""
 
     def __init__(self, stage: chain_lib.DedupeUrls, max_bytes: int):
         self._stage = stage
@@ -99,7 +103,7 @@ class _KeepBestPageOfEachUrlInBundle(CountingDoFn):
 
     def _hand_on(self) -> list:
         held, self._best, self._held_bytes = self._best, {}, 0
-        return list(held.items())
+        return [(url, encode_page(page)) for url, page in held.items()]
 
 
 class _SelectPage(CountingDoFn):
@@ -108,7 +112,7 @@ class _SelectPage(CountingDoFn):
         self._group_pages = Metrics.distribution(SHUFFLE_METRICS, "url-group-pages")
 
     def process(self, url_and_pages):
-        pages = list(url_and_pages[1])
+        pages = [decode_page(data) for data in url_and_pages[1]]
         self._group_pages.update(len(pages))
         yield self._stage.select(pages, self.counts)
 
@@ -157,7 +161,7 @@ class _HashPageLines(beam.DoFn):
         records = dedup.owner_records(hashes, owner)
         self._records.append(records)
         self._buffered += len(records)
-        yield dedup.shard_of(owner, self._shards), (page, b"".join(hashes))
+        yield dedup.shard_of(owner, self._shards), (encode_page(page), b"".join(hashes))
         if self._buffered >= self._flush_bytes:
             for shard_and_records in self._drain():
                 yield beam.pvalue.TaggedOutput(OWNER_RECORDS, shard_and_records)
@@ -199,7 +203,8 @@ class _KeepOwnedLines(CountingDoFn):
         _, groups = joined
         owned = dedup.owned_lines(groups["owned_lines"])
         nothing: set = set()
-        for page, hashes in groups["pages"]:
+        for page_bytes, hashes in groups["pages"]:
+            page = decode_page(page_bytes)
             kept = self._stage.keep_owned_lines(
                 page, owned.get(self._stage.owner_of(page), nothing), self.counts,
                 hashes=[hashes[i:i + dedup.DIGEST_BYTES] for i in range(0, len(hashes), dedup.DIGEST_BYTES)])
@@ -244,8 +249,8 @@ class _KeepOwnedSpans(CountingDoFn):
     def process(self, joined):
         _, groups = joined
         owned = set(groups["owned_windows"])
-        for page in groups["pages"]:
-            kept = self._stage.keep_owned_spans(page, owned, self.counts)
+        for page_bytes in groups["pages"]:
+            kept = self._stage.keep_owned_spans(decode_page(page_bytes), owned, self.counts)
             if kept is not None:
                 yield kept
 
@@ -270,7 +275,7 @@ class DedupeSentenceSpans(beam.PTransform):
                       | "GroupOwners" >> spill_lib.group_by_key(self._spill)
                       | "PickOwner" >> beam.MapTuple(lambda window, candidates: (window, min(candidates))))
         owned_windows = owners | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
-        pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (stage.owner_of(p), p))
+        pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (stage.owner_of(p), encode_page(p)))
         return (
             {"pages": pages_by_owner, "owned_windows": owned_windows}
             | "JoinPagesAndOwnedWindows" >> spill_lib.co_group_by_key(self._spill)
