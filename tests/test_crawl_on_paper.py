@@ -49,6 +49,17 @@ def test_model_is_a_line_through_the_two_builds(crawl_on_paper):
     assert {row[0]: row[-1] for row in cop.check_rows(predicted, measured)}["CPU s (process tree)"] == "OFF"
 
 
+def test_cpu_never_scales_down_when_start_up_noise_hides_the_per_page_cost(crawl_on_paper):
+    cop = crawl_on_paper
+    small, large = made_up_build(cop, 2), made_up_build(cop, 4)
+    small["cpu_s"] = large["cpu_s"] + 5  # the larger build happened to cost less
+    rules = [{"stage": "parse", "ms_per_page": 1.5}, {"stage": "language", "ms_per_page": 2.5}]
+    model = cop.Model(small, large, "pages", stage_view=rules)
+    assert model.rate["cpu_s"] == pytest.approx(0.004)  # the rules' 4 ms per page: a lower bound
+    assert model.at(large["pages"])["cpu_s"] == pytest.approx(large["cpu_s"]) and model.notes
+    assert cop.Model(made_up_build(cop, 2), large, "pages", stage_view=[]).notes == []
+
+
 @pytest.mark.slow
 def test_script_predicts_a_small_spilled_build_and_prints_the_crawl(crawl_on_paper, tmp_path, capsys):
     if not REALWEB_WET.is_file():
