@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterable
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from c4forge.corpus.storage import is_url, split_url
+from c4forge.corpus.storage import Storage, is_url, split_url, storage_for
 
 
 def beam_reads(path: str) -> bool:
@@ -22,6 +22,17 @@ def beam_reads(path: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def worker_storage(path: str | os.PathLike) -> Storage:
+    """The storage a Beam job's workers read the corpus at ``path`` with, the same in every
+    job (``tokenize.py``, ``vocab_sampling.py``): Beam's filesystems for a URL Beam reads (on
+    Dataflow the workers have Beam's GCS and S3 ones, not gcsfs/s3fs); otherwise what c4forge
+    reads it with anywhere (``storage_for``: local files, or fsspec for a URL Beam has no
+    filesystem for, such as memory://)."""
+    if is_url(path) and beam_reads(path):
+        return BeamStorage()
+    return storage_for(path)
 
 
 class BeamStorage:

@@ -30,7 +30,7 @@ from c4forge.corpus.tokens import (MANIFEST, ShardEncoder, corpus_identity, shar
                                    tokens_manifest)
 
 from .build import with_default_runner
-from .beam_storage import BeamStorage
+from .beam_storage import worker_storage
 from .errors import BuildError
 from .files import atomic_create, is_local, move, write_file_atomically
 from .output_lock import OutputLock
@@ -70,7 +70,7 @@ def read_vocab(vocab: str) -> bytes:
 
 def open_corpus(path: str) -> Corpus:
     try:
-        return find_corpus(path, storage=BeamStorage())
+        return find_corpus(path, storage=worker_storage(path))
     except CorpusError as error:
         raise BuildError(f"--corpus: {error}") from None
 

@@ -24,13 +24,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge.corpus.reader import Corpus
-from c4forge.corpus.storage import is_url
 from c4forge.tokenizer_training.sampling import (
     HISTOGRAM_BITS, SAMPLE_INFO_NAME, SHARD_TARGET_BYTES, SampleInfo, document_units, histogram_bucket, make_info,
     shard_name, shard_of, sorted_shard_text, unit_bytes,
 )
 
-from .beam_storage import BeamStorage, beam_reads
+from .beam_storage import worker_storage
 from .build import with_default_runner
 
 logger = logging.getLogger(__name__)
@@ -147,8 +146,7 @@ def sample_with_beam(corpus: Corpus, seed: int, sentences: int, max_bytes: int, 
                      beam_args: Sequence[str] = (), shard_target_bytes: int = SHARD_TARGET_BYTES) -> SampleInfo:
     """Run the job (default runner FnApiRunner; other Beam options pass through) and return
     what it sampled. ``out_dir`` must be reachable by the workers and by this process."""
-    if is_url(corpus.root) and beam_reads(corpus.root):  # workers read as the job's I/O does: no gcsfs/s3fs there
-        corpus = dataclasses.replace(corpus, storage=BeamStorage())
+    corpus = dataclasses.replace(corpus, storage=worker_storage(corpus.root))  # as the job's I/O reads it
     files = corpus.split_files(SPLIT)
     if not FileSystems.exists(out_dir):
         FileSystems.mkdirs(out_dir)
