@@ -195,11 +195,20 @@ def metric_counters(result) -> dict[str, int]:
 
 
 def shuffle_sizes(result) -> dict[str, dict]:
-    """The dedup shuffles' group sizes (``dedup.SHUFFLE_METRICS``): groups, total and largest."""
-    sizes = {}
+    """The shuffles' sizes (``dedup.SHUFFLE_METRICS``, ``spill.py``'s): groups, total and largest,
+    per metric name over the whole run. Several steps can publish one name (with ``--format
+    both`` each sink has its own ``spill/GroupRuns/...``): their figures add up, largest the
+    largest of them, as ``metric_counters`` adds up counters."""
+    sizes: dict[str, dict] = {}
     for m in result.metrics().query(MetricsFilter().with_namespace(SHUFFLE_METRICS))["distributions"]:
         d = m.committed if m.committed is not None else m.attempted
-        sizes[m.key.metric.name] = {"groups": d.count, "total": d.sum, "largest": d.max}
+        if d is None:
+            continue
+        size = sizes.setdefault(m.key.metric.name, {"groups": 0, "total": 0, "largest": None})
+        size["groups"] += d.count
+        size["total"] += d.sum
+        if d.max is not None and (size["largest"] is None or d.max > size["largest"]):
+            size["largest"] = d.max
     return dict(sorted(sizes.items()))
 
 

@@ -251,3 +251,45 @@ def test_spill_distributions_are_in_the_reports_shuffle_namespace():
     from c4forge.pipeline import dedup
 
     assert spill.SHUFFLE_METRICS == dedup.SHUFFLE_METRICS
+
+
+# --- the report's shuffle section: each sink's shuffles counted --------------------------------
+
+def test_a_both_formats_report_adds_up_both_sinks_shuffles(tmp_path):
+    """Each sink shuffles its records under the same names (``spill/GroupRuns/...``, one step
+    per sink): the report's ``shuffle`` holds both sinks' figures, not the last one's."""
+    import json
+
+    out = tmp_path / "out"
+    assert cli.main(["build", "--sample", "--output", str(out), "--format", "both", "--num-shards", "2",
+                     "--spill-dir", str(tmp_path / "spill")]) == 0
+    report = json.loads((out / "c4forge-report.json").read_text())
+    kept, shuffle = report["pages_kept"], report["shuffle"]
+    assert kept > 0 and {s["format"] for s in report["splits"]} == {"tfrecord", "jsonl"}
+    assert shuffle["spill/GroupRuns/group-values"]["total"] == 2 * kept  # every record of each sink
+
+
+def test_shuffle_sizes_add_up_one_name_over_its_steps_and_keep_the_largest_group():
+    from apache_beam.metrics.cells import DistributionData, DistributionResult
+    from apache_beam.metrics.execution import MetricKey, MetricResult
+    from apache_beam.metrics.metricbase import MetricName
+
+    from c4forge.pipeline.build import shuffle_sizes
+
+    def result(step, name, count, total, largest):
+        d = DistributionResult(DistributionData(total, count, 1, largest))
+        return MetricResult(MetricKey(step, MetricName(spill.SHUFFLE_METRICS, name)), d, d)
+
+    class Run:
+        def metrics(self):
+            return self
+
+        def query(self, _filter):
+            return {"distributions": [result("WriteTfds/WriteTfrecordShards/GroupRuns/ReadPartitions",
+                                             "spill/GroupRuns/group-bytes", 3, 300, 200),
+                                      result("WriteJsonl/WriteJsonlShards/GroupRuns/ReadPartitions",
+                                             "spill/GroupRuns/group-bytes", 4, 250, 150),
+                                      result("DedupeUrls/SelectPage", "url-group-pages", 5, 6, 2)]}
+
+    assert shuffle_sizes(Run()) == {"spill/GroupRuns/group-bytes": {"groups": 7, "total": 550, "largest": 200},
+                                    "url-group-pages": {"groups": 5, "total": 6, "largest": 2}}
