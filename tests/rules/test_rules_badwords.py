@@ -30,7 +30,7 @@ def _no_env_dir(monkeypatch):
 
 
 def run_filter(text, language, words_by_lang, fraction=1.0, normalized_url="x.example/page"):
-    regexes = {lang: bw.page_badword_regex(words, lang) for lang, words in words_by_lang.items()}
+    regexes = {lang: bw.page_badword_matcher(words, lang) for lang, words in words_by_lang.items()}
     counters: Counter = Counter()
     keep = bw.badwords_filter(Page(text=text, language=language, normalized_url=normalized_url),
                               regexes, fraction, counters)
@@ -109,13 +109,15 @@ def test_counters():
     ("ASS!", True),                # text is lower-cased
     ("a\u0301ss", False),          # combining mark is a word character (no NFC)
 ])
-def test_page_regex_flanks(text, hit):
-    rx = bw.page_badword_regex(["ass"], "en")
+@pytest.mark.parametrize("make", [bw.page_badword_regex, bw.page_badword_matcher])
+def test_page_regex_flanks(text, hit, make):
+    rx = make(["ass"], "en")
     assert (rx.search(text.lower()) is not None) is hit
 
 
-def test_page_regex_multiword_and_alternation():
-    rx = bw.page_badword_regex(["two girls", "ass", "assassin"], "en")
+@pytest.mark.parametrize("make", [bw.page_badword_regex, bw.page_badword_matcher])
+def test_page_regex_multiword_and_alternation(make):
+    rx = make(["two girls", "ass", "assassin"], "en")
     assert rx.search("see two girls here")
     assert not rx.search("see two  girls here")      # exact single space
     assert not rx.search("see two\ngirls here")
@@ -123,18 +125,46 @@ def test_page_regex_multiword_and_alternation():
     assert rx.search("ass.")
 
 
-def test_page_regex_escapes_words_3_1_0():
-    rx = bw.page_badword_regex(["a.b", "c+"], "en")
+@pytest.mark.parametrize("make", [bw.page_badword_regex, bw.page_badword_matcher])
+def test_page_regex_escapes_words_3_1_0(make):
+    rx = make(["a.b", "c+"], "en")
     assert rx.search("x a.b y") and not rx.search("x axb y")
     assert rx.search("x c+ y") and not rx.search("x cc y")
 
 
+@pytest.mark.parametrize("make", [bw.page_badword_regex, bw.page_badword_matcher])
 @pytest.mark.parametrize("lang", ["ja", "th", "zh"])
-def test_no_boundary_languages_match_substrings(lang):
-    rx = bw.page_badword_regex(["ass", "性"], lang)
+def test_no_boundary_languages_match_substrings(lang, make):
+    rx = make(["ass", "性"], lang)
     assert rx.search("class") and rx.search("2ass_") and rx.search("女性")
-    rx_en = bw.page_badword_regex(["ass", "性"], "en")
+    rx_en = make(["ass", "性"], "en")
     assert not rx_en.search("class") and not rx_en.search("女性")
+
+
+def test_matcher_finds_what_the_regex_finds_on_random_strings():
+    """Every entry shape of the pinned en list (words, phrases, "s&m", "g-spot", an emoji)
+    between random flanks: word characters, non-word characters, Unicode, ends."""
+    need_ldnoobw()
+    import random
+
+    words = sorted(bw.load_badwords("en", str(LDNOOBW)))
+    rx, matcher = bw.page_badword_regex(words, "en"), bw.page_badword_matcher(words, "en")
+    rng = random.Random(0)
+    flank = list("ab2_ -&.\n\u00e9\u0301\U0001f595")
+    hits = 0
+    for _ in range(20000):
+        text = ("".join(rng.choices(flank, k=rng.randint(0, 3))) + rng.choice(words)
+                + "".join(rng.choices(flank, k=rng.randint(0, 3))))
+        if rng.random() < 0.3:
+            text = text.replace(" ", rng.choice(["  ", "_", "\n"]), 1)
+        expected = rx.search(text) is not None
+        assert (matcher.search(text) is not None) is expected, text
+        hits += expected
+    assert 2000 < hits < 18000  # both outcomes are exercised
+
+
+def test_matcher_without_words_finds_nothing():
+    assert bw.page_badword_matcher([], "en").search("anything at all") is None
 
 
 # --- the 2.2.0 per-line regex -----------------------------------------------------------------

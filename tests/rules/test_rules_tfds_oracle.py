@@ -378,7 +378,7 @@ def test_badwords_filter_equals_tfds(c4u, realweb_cleaned):
         if hits is not None:  # soft fractions only matter for pages with a hit
             pages = hits
         tfds_fn = c4u.get_badwords_filter_fn({"en": sorted(words)}, filter_fraction=fraction)
-        regex = {"en": bw.page_badword_regex(words, "en")}
+        regex = {"en": bw.page_badword_matcher(words, "en")}
         c4u._test_sink.clear()
         expected = [tfds_fn(to_tfds(c4u, p)) for p in pages]
         ours: Counter = Counter()
