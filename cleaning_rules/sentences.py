@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from pathlib import Path
 
 # sha256 of ``canonical_form(params)`` for the English parameters of
@@ -70,10 +71,52 @@ class PunktParameterError(RuntimeError):
     pass
 
 
+# A context (Punkt's ``_match_potential_end_contexts``: the word before a candidate break, the
+# break, the whitespace and token after it) whose sentence break needs no annotation:
+# letters then "." (two letters at least: one would be an initial), or letters then "?"/"!".
+_PLAIN_BREAK = re.compile(r"(?P<word>[^\W\d_]{2,})\.\s+\S+|[^\W\d_]+[?!]\s+\S+")
+
+
+def _punkt_with_shortcut():
+    """NLTK's PunktSentenceTokenizer, whose ``text_contains_sentbreak`` answers the commonest
+    contexts without tokenizing and annotating them; every other context goes to NLTK.
+
+    For "<letters>.<whitespace><token>": Punkt's word tokenizer makes "<letters>." one token
+    ("." is neither a non-word character nor part of a multi-character mark here). Its first
+    pass marks that token a sentence break unless its lower-cased letters are an
+    abbreviation; the second pass only undoes that for a known collocation starting with the
+    token's type, an initial (one letter) or a number (digits), and the token after it
+    exists, so the context holds a break. "<letters>?" or "!" is two tokens, the second a
+    sentence-end character, followed by a token: a break. (Test: every context of the real
+    pages, and crafted abbreviations, collocations, initials and numbers, against NLTK.)
+    """
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+    class PunktWithShortcut(PunktSentenceTokenizer):
+        def __init__(self, params):
+            super().__init__(params)
+            self._collocation_firsts = frozenset(first for first, _ in params.collocations)
+
+        def text_contains_sentbreak(self, text: str) -> bool:
+            plain = _PLAIN_BREAK.fullmatch(text)
+            if plain is not None:
+                word = plain.group("word")
+                if word is None:
+                    return True
+                # As Punkt computes them: abbreviation from tok[:-1].lower(), type from tok.lower().
+                if (word.lower() not in self._params.abbrev_types
+                        and (word + ".").lower()[:-1] not in self._collocation_firsts):
+                    return True
+            return super().text_contains_sentbreak(text)
+
+    return PunktWithShortcut
+
+
 @functools.lru_cache(maxsize=4)
 def load_punkt(punkt_dir: str | None = None, verify: bool = True):
-    """Returns NLTK's PunktSentenceTokenizer with the English parameters."""
-    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+    """Returns NLTK's PunktSentenceTokenizer with the English parameters (with a shortcut for
+    the commonest break contexts: ``_punkt_with_shortcut``)."""
+    from nltk.tokenize.punkt import PunktParameters
 
     punkt_dir = punkt_dir or os.environ.get(PUNKT_DIR_ENV) or None
     params = _params_from_dir(Path(punkt_dir)) if punkt_dir else _params_from_wheel()
@@ -88,7 +131,7 @@ def load_punkt(punkt_dir: str | None = None, verify: bool = True):
     p.abbrev_types, p.collocations, p.sent_starters = params[0], params[1], params[2]
     for k, v in params[3].items():
         p.ortho_context[k] = v
-    return PunktSentenceTokenizer(p)
+    return _punkt_with_shortcut()(p)
 
 
 def split_sentences(text: str) -> list[str]:

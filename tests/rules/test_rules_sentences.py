@@ -340,3 +340,43 @@ if hypothesis is not None:
     @hypothesis.given(st.lists(st.sampled_from(SENTENCE_PIECES), max_size=16).map("".join), st.integers(0, 6))
     def test_has_at_least_sentences_equals_full_count_hypothesis(text, n):
         assert sentences.has_at_least_sentences(text, n) is (sentences.count_sentences(text) >= n)
+
+
+# --- the shortcut for plain break contexts -------------------------------------------------
+
+def _contexts(tok, texts):
+    return [context for text in texts for _, context in tok._match_potential_end_contexts(text)]
+
+
+def test_break_shortcut_answers_as_nltk_on_every_real_context(realweb_pages, realweb_cleaned):
+    """load_punkt's text_contains_sentbreak shortcut (``_punkt_with_shortcut``) against NLTK's
+    own method, on every candidate break context of the real pages, raw and cleaned."""
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+    tok = sentences.load_punkt()
+    contexts = _contexts(tok, [p.text for p in realweb_pages] + [p.text for p in realweb_cleaned])
+    shortcut = [c for c in contexts if sentences._PLAIN_BREAK.fullmatch(c)]
+    assert len(contexts) > 50_000 and len(shortcut) > len(contexts) / 2
+    for context in contexts:
+        assert tok.text_contains_sentbreak(context) is PunktSentenceTokenizer.text_contains_sentbreak(tok, context), context
+
+
+def test_break_shortcut_leaves_abbreviations_collocations_initials_and_numbers_to_nltk(tmp_path):
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+    # The pinned collocations all start with a number or one letter, which the shortcut never
+    # takes; a directory of parameters with a word collocation shows it leaves those to NLTK.
+    d = write_punkt_tab(tmp_path / "english")
+    with open(d / "collocations.tab", "a", encoding="utf-8") as f:
+        f.write("\nsaint\tlouis")
+    for tok in (sentences.load_punkt(), sentences.load_punkt.__wrapped__(punkt_dir=str(d))):
+        contexts = ["Mr. Smith", "mrs. jones", "Jan. 3", "U.S. Army", "e.g. this", "J. Bach", "No. 5", "5. Then",
+                    "Saint. Louis", "saint. louis", "\u039f\u0394\u039f\u03a3. Next", "\u0130STANBUL. The",
+                    "word?  Next", "word!\nNext", "a? b", "word. \n\n Next", "word_. Next", "word.. Next",
+                    "word.\u00a0Next", "Dr.\nWho"]
+        answers = {c: PunktSentenceTokenizer.text_contains_sentbreak(tok, c) for c in contexts}
+        no_break = {"Mr. Smith", "mrs. jones", "J. Bach"} | ({"Saint. Louis", "saint. louis"} if tok._params.collocations
+                                                            >= {("saint", "louis")} else set())
+        assert {c for c, brk in answers.items() if not brk} >= no_break
+        for context, expected in answers.items():
+            assert tok.text_contains_sentbreak(context) is expected, context
