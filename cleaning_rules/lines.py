@@ -42,7 +42,7 @@ CITATION_REGEX = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")
 
 def has_too_long_word(line: str, max_word_length: int = MAX_WORD_LENGTH) -> bool:
     # No word is longer than its line: most lines need no split at all.
-    return len(line) > max_word_length and any(len(word) > max_word_length for word in line.split())
+    return len(line) > max_word_length and max(map(len, line.split()), default=0) > max_word_length
 
 
 def remove_citations(line: str) -> str:
