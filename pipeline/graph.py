@@ -36,11 +36,13 @@ class ReadPages(CountingDoFn):
     HTML response records of a WARC file, text extracted; both through the length cap."""
 
     def __init__(self, profile: Profile, input_format: str = "wet",
-                 html_extractor: str = html_text.DEFAULT_EXTRACTOR, progress_every_s: Optional[float] = None):
+                 html_extractor: str = html_text.DEFAULT_EXTRACTOR, progress_every_s: Optional[float] = None,
+                 hold_file_bytes: int = 0):
         self._profile = profile
         self._input_format = input_format
         self._html_extractor = html_extractor
         self._progress_every_s = progress_every_s
+        self._hold_file_bytes = hold_file_bytes
 
     def setup(self):
         if self._input_format == "warc":
@@ -48,8 +50,10 @@ class ReadPages(CountingDoFn):
 
     def process(self, path: str) -> Iterable[Page]:
         sizes = [m.size_in_bytes for r in FileSystems.match([path]) for m in r.metadata_list]
-        # With WET quirks the file is read twice: the strict UTF-8 check, then the records.
-        passes = 2 if self._input_format == "wet" and self._profile.wet_quirks else 1
+        # With WET quirks the file is read twice (the strict UTF-8 check, then the records),
+        # unless the check holds its records (read_wet_pages' hold_bytes: then a file larger
+        # than that shows 100% a little early).
+        passes = 2 if self._input_format == "wet" and self._profile.wet_quirks and not self._hold_file_bytes else 1
         tracker = progress.FileProgress(path, sizes[0] if sizes else 0, passes=passes,
                                         every_s=self._progress_every_s)
 
@@ -59,7 +63,8 @@ class ReadPages(CountingDoFn):
         if self._input_format == "warc":
             pages = read_warc_pages(path, self._profile, self.counts, self._html_extractor, open_file=open_counted)
         else:
-            pages = read_wet_pages(path, self._profile, self.counts, open_file=open_counted)
+            pages = read_wet_pages(path, self._profile, self.counts, open_file=open_counted,
+                                   hold_bytes=self._hold_file_bytes)
         for page in pages:
             tracker.add_page()
             yield page
@@ -118,13 +123,15 @@ class AssignSplit(CountingDoFn):
 def build_c4(pipeline, input_paths: list[str], profile: Profile, badwords, *,
              input_format: str = "wet", html_extractor: str = html_text.DEFAULT_EXTRACTOR,
              make_identifier=None, langid_backend: str = language.LANGDETECT,
-             spill: Optional[SpillConfig] = None):
+             spill: Optional[SpillConfig] = None, hold_file_bytes: int = 0):
     """The whole C4 graph for one profile; returns a PCollection of (split, page).
 
     ``input_format="warc"`` reads HTML response records of WARC files instead of WET files
     (text extracted by ``html_extractor``). ``badwords``, ``langid_backend`` and
     ``make_identifier`` are ``chain.rule_chain``'s. ``spill`` (``--spill-dir``, local runner
-    only) makes the shuffles go through files (``pipeline/spill.py``).
+    only) makes the shuffles go through files (``pipeline/spill.py``). ``hold_file_bytes``:
+    a WET file's records kept after its UTF-8 check, so that it is decompressed once
+    (``read_wet_pages``'s ``hold_bytes``; the same pages whatever it is).
     """
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"unknown input format {input_format!r}; choose from {', '.join(INPUT_FORMATS)}")
@@ -135,7 +142,7 @@ def build_c4(pipeline, input_paths: list[str], profile: Profile, badwords, *,
         pipeline
         | "ListInputFiles" >> beam.Create(sorted(input_paths))
         | "SpreadFiles" >> beam.Reshuffle()
-        | "ReadPages" >> beam.ParDo(ReadPages(profile, input_format, html_extractor))
+        | "ReadPages" >> beam.ParDo(ReadPages(profile, input_format, html_extractor, hold_file_bytes=hold_file_bytes))
     )
     for stage in chain.stages:
         if isinstance(stage, chain_lib.PageStage):

@@ -4,11 +4,12 @@ cap), streaming, with bad input counted under ``split-wet-file/...`` (see
 
 With the profile's ``wet_quirks`` (c4-en), a file that is not valid UTF-8 anywhere is
 skipped whole: TFDS decodes each file strictly, so such a file failed its job and had to
-be listed in ``_KNOWN_CORRUPT_WET_FILES``. So with quirks a file is read twice: the UTF-8
-check (decompression and decoding only) must finish before the first page is handed on,
-and holding a file's pages until then would take memory in proportion to it. The check
-also tells whether every record is plain, as Common Crawl writes them; the second read of
-such a file splits its records without warcio (``records/plain_wet.py``). Without
+be listed in ``_KNOWN_CORRUPT_WET_FILES``. So with quirks the UTF-8 check (decompression
+and decoding) must finish before the first page is handed on. The check also tells whether
+every record is plain, as Common Crawl writes them, and keeps such records up to
+``hold_bytes`` (memory in proportion to the file, so only where the caller can afford it:
+a local build whose shuffles are in memory); the file's records not kept are read a second
+time, split without warcio (``records/plain_wet.py``). Without
 quirks a record that is not UTF-8 is skipped alone, only ``conversion`` records are read,
 and a record's page is dropped when its Content-Length proves wrong.
 
@@ -32,7 +33,7 @@ from c4forge.cleaning_rules.profiles import Profile
 from c4forge.cleaning_rules.wet import WetPageAssembler
 
 from ..records.body_lines import iter_body_blocks
-from ..records.plain_wet import PlainRecord, plain_records
+from ..records.plain_wet import HeldRecords, PlainRecord, plain_records
 from ..records.record_loop import RecordLoop
 from ..records.utf8 import check_utf8
 from .beam_files import open_input
@@ -46,18 +47,24 @@ def read_wet_pages(
     profile: Profile,
     counters: Counter,
     open_file: Callable[[str], BinaryIO] = open_input,
+    hold_bytes: int = 0,
 ) -> Iterator[Page]:
-    """Pages of one WET file that pass parsing and the length cap (TFDS stages 6-7)."""
+    """Pages of one WET file that pass parsing and the length cap (TFDS stages 6-7).
+
+    ``hold_bytes`` (with quirks): the UTF-8 check keeps a plain file's records up to that
+    many decompressed bytes, so the second read starts after them, or never happens when
+    they are the whole file. Pages and counters are the same whatever it is; only memory
+    (up to ``hold_bytes`` while the file is read) and time change."""
     loop = RecordLoop(path, open_file, counters, SPLIT_WET_FILE, logger,
                       hold_pages=not profile.wet_quirks, body_read_whole=True)
-    return loop.guarded(regular_files_only(loop, _pages(loop, profile, counters)))
+    return loop.guarded(regular_files_only(loop, _pages(loop, profile, counters, hold_bytes)))
 
 
-def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Page]:
+def _pages(loop: RecordLoop, profile: Profile, counters: Counter, hold_bytes: int) -> Iterator[Page]:
     if profile.wet_quirks:
-        check = check_utf8(loop.open, find_plain=True)
+        check = check_utf8(loop.open, find_plain=True, hold_bytes=hold_bytes)
         if check.plain:
-            yield from _plain_file_pages(loop, profile, counters)
+            yield from _plain_file_pages(loop, profile, counters, check.held)
             return
         if check.bad_at is not None:
             loop.count("skipped-file:invalid_utf8")
@@ -72,14 +79,19 @@ def _pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Pa
     yield from loop.pages(lambda: _WetRecordPages(profile, counters))
 
 
-def _plain_file_pages(loop: RecordLoop, profile: Profile, counters: Counter) -> Iterator[Page]:
+def _plain_file_pages(loop: RecordLoop, profile: Profile, counters: Counter, held: HeldRecords) -> Iterator[Page]:
     """A valid file whose records are all plain (``records/plain_wet.py``): the pages the
-    record loop would give, without warcio."""
-    with loop.open() as f:
-        record_pages = _WetRecordPages(profile, counters)
-        for record in plain_records(f):
-            loop.n_records += 1
-            yield from record_pages.pages_of_plain(record)
+    record loop would give, without warcio. The records the check held come first (each let
+    go once read), then the rest of the file, read again from the first record not held."""
+    record_pages = _WetRecordPages(profile, counters)
+    while held.records:
+        loop.n_records += 1
+        yield from record_pages.pages_of_plain(held.records.popleft())
+    if held.resume_at is not None:
+        with loop.open() as f:
+            for record in plain_records(f, start_at=held.resume_at):
+                loop.n_records += 1
+                yield from record_pages.pages_of_plain(record)
     yield from record_pages.finish()
 
 

@@ -16,6 +16,7 @@ counters and the log of every file are what the general path gives.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import BinaryIO, Iterator, NamedTuple, Optional
 
 from .gzip_members import gunzip_chunks
@@ -81,16 +82,30 @@ def split_plain_record(member: bytes) -> Optional[PlainRecord]:
     return PlainRecord("WARC/1.0", headers, member[body_at:body_at + length])
 
 
+class HeldRecords(NamedTuple):
+    """The records a plain file's check kept, so that the reader need not decompress them again."""
+
+    records: deque  # PlainRecord, in file order (the reader pops them as it goes)
+    resume_at: Optional[int]  # compressed offset of the first record not held; None: all held
+
+
 class PlainFileCheck:
     """Fed the decompressed pieces of a file in order (``gunzip_chunks``), tells whether
-    every member is a plain record (and there is at least one)."""
+    every member is a plain record (and there is at least one).
 
-    def __init__(self):
+    ``hold_bytes``: keep the records of the file's first members, up to that many
+    decompressed bytes, for the reader (``held()``): a file that fits is read once."""
+
+    def __init__(self, hold_bytes: int = 0):
         self.plain = True
         self.members = 0
         self._member_at: Optional[int] = None
         self._pieces: list[bytes] = []
         self._size = 0
+        self._hold_bytes = hold_bytes
+        self._held: deque = deque()
+        self._held_bytes = 0
+        self._resume_at: Optional[int] = None
 
     def look(self, member_at: Optional[int], piece: bytes) -> None:
         if not self.plain:
@@ -110,25 +125,49 @@ class PlainFileCheck:
 
     def padding(self) -> None:
         """Zero bytes between members (Python's gzip allows them; warcio's path differs)."""
-        self.plain = False
+        self._not_plain()
 
     def finish(self) -> bool:
         self._end_member()
-        return self.plain and self.members > 0
+        if self.members == 0:
+            self._not_plain()
+        return self.plain
+
+    def held(self) -> HeldRecords:
+        """What was kept of a file ``finish()`` found plain."""
+        return HeldRecords(self._held, self._resume_at)
+
+    def _not_plain(self) -> None:
+        self.plain = False
+        self._held.clear()
 
     def _end_member(self) -> None:
         if self._member_at is None or not self.plain:
             return
         member = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
         self._pieces, self._size = [], 0
-        if split_plain_record(member) is None:
-            self.plain = False
+        record = split_plain_record(member)
+        if record is None:
+            self._not_plain()
+            return
+        if self._resume_at is None:
+            if self._held_bytes + len(member) <= self._hold_bytes:
+                self._held.append(record)
+                self._held_bytes += len(member)
+            else:
+                self._resume_at = self._member_at
         self.members += 1
 
 
-def plain_records(raw: BinaryIO) -> Iterator[PlainRecord]:
-    """The records of a file ``PlainFileCheck`` found plain. ValueError if it no longer is
-    (the file changed between the two reads)."""
+def plain_records(raw: BinaryIO, start_at: int = 0) -> Iterator[PlainRecord]:
+    """The records of a file ``PlainFileCheck`` found plain, from the member at compressed
+    offset ``start_at`` on (the bytes before it are read, not decompressed). ValueError if it
+    no longer is (the file changed between the two reads)."""
+    while start_at > 0:
+        skipped = raw.read(min(start_at, 1 << 20))
+        if not skipped:
+            raise ValueError("the file is shorter than when it was checked: it changed while it was read")
+        start_at -= len(skipped)
     member_at: Optional[int] = None
     pieces: list[bytes] = []
     for at, _, piece in gunzip_chunks(raw):

@@ -7,7 +7,7 @@ import codecs
 from typing import BinaryIO, Callable, NamedTuple, Optional
 
 from .gzip_members import gunzip_chunks
-from .plain_wet import PlainFileCheck
+from .plain_wet import HeldRecords, PlainFileCheck
 from .read_errors import READ_ERRORS
 
 
@@ -17,6 +17,7 @@ class Utf8Check(NamedTuple):
     record_file_offset: Optional[int]  # its offset in the file, when known
     read_error: Optional[BaseException]
     plain: bool = False  # valid, and every record plain (plain_wet.py): no warcio needed
+    held: Optional[HeldRecords] = None  # of a plain file: the records kept for the reader
 
     def record_location(self) -> str:
         """Where the record holding the invalid byte starts, for a log message."""
@@ -27,7 +28,7 @@ class Utf8Check(NamedTuple):
         return "the start of the file (no WARC/ line before it)"
 
 
-def check_utf8(open_file: Callable[[], BinaryIO], find_plain: bool = False) -> Utf8Check:
+def check_utf8(open_file: Callable[[], BinaryIO], find_plain: bool = False, hold_bytes: int = 0) -> Utf8Check:
     """Strict UTF-8 over the whole decompressed file, and where the first invalid byte's
     record starts (the last line starting ``WARC/`` before it). Read errors (a truncated
     gzip) end the check without a verdict: the record reader reports them with their
@@ -36,8 +37,9 @@ def check_utf8(open_file: Callable[[], BinaryIO], find_plain: bool = False) -> U
     The record is looked for only once an invalid byte is found, by reading the file
     again: looking in every piece as it goes is slower, and almost every file is valid.
     ``find_plain``: also tell whether every record is plain (``plain_wet.py``), in the
-    same pass (the check decompresses every member anyway)."""
-    found = _scan(open_file, None, PlainFileCheck() if find_plain else None)
+    same pass (the check decompresses every member anyway), and keep a plain file's records
+    up to ``hold_bytes`` decompressed bytes (``Utf8Check.held``)."""
+    found = _scan(open_file, None, PlainFileCheck(hold_bytes) if find_plain else None)
     if found.bad_at is None:
         return found
     located = _scan(open_file, _RecordStartFinder())
@@ -72,7 +74,9 @@ def _scan(open_file: Callable[[], BinaryIO], finder: Optional["_RecordStartFinde
                 return _verdict(pos - pending + e.start, finder)
     except READ_ERRORS as e:  # reported with its record by the record reader
         return Utf8Check(None, None, None, e)
-    return Utf8Check(None, None, None, None, plain is not None and plain.finish())
+    if plain is None or not plain.finish():
+        return Utf8Check(None, None, None, None)
+    return Utf8Check(None, None, None, None, True, plain.held())
 
 
 def _verdict(bad_at: int, finder: Optional["_RecordStartFinder"]) -> Utf8Check:

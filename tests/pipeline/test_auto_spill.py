@@ -120,6 +120,24 @@ def test_a_build_over_the_budget_spills_on_its_own_with_the_same_bytes(tmp_path,
     assert any(name.endswith(".tfrecord-00001-of-00002") for name in file_digests(tmp_path / "auto"))
 
 
+def test_an_in_memory_build_holds_a_wet_files_records_and_a_spilling_one_does_not(tmp_path, monkeypatch):
+    """In memory, a file's records are kept after its UTF-8 check (read once); spilling keeps
+    memory flat (read twice). The bytes are the same (the test above compares the two)."""
+    from c4forge.pipeline import build, graph
+
+    holds = []
+    real = graph.read_wet_pages
+
+    def recording(*args, hold_bytes=0, **kwargs):
+        holds.append(hold_bytes)
+        return real(*args, hold_bytes=hold_bytes, **kwargs)
+
+    monkeypatch.setattr(graph, "read_wet_pages", recording)
+    sample_build(tmp_path / "memory")
+    sample_build(tmp_path / "spilled", "--spill-dir", str(tmp_path / "spill"))
+    assert holds == [build.HOLD_FILE_BYTES, 0]
+
+
 @pytest.mark.slow
 def test_a_machine_short_of_memory_spills_with_a_warning_unless_told_otherwise(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(spill_setup, "available_memory_bytes", lambda: MB)

@@ -95,7 +95,7 @@ def write(path, members, *, padding: bytes = b""):
 def general_path(path, profile=C4_EN_3_1_0):
     """The reader with the plain check switched off: warcio for every record."""
     original = utf8.check_utf8
-    wet_reader.check_utf8 = lambda open_file, find_plain=False: original(open_file)
+    wet_reader.check_utf8 = lambda open_file, find_plain=False, hold_bytes=0: original(open_file)
     try:
         counts = Counter()
         return list(read_wet_pages(path, profile, counts)), counts
@@ -103,9 +103,9 @@ def general_path(path, profile=C4_EN_3_1_0):
         wet_reader.check_utf8 = original
 
 
-def fast_path(path, profile=C4_EN_3_1_0):
+def fast_path(path, profile=C4_EN_3_1_0, hold_bytes=0):
     counts = Counter()
-    return list(read_wet_pages(path, profile, counts)), counts
+    return list(read_wet_pages(path, profile, counts, hold_bytes=hold_bytes)), counts
 
 
 def is_plain(path) -> bool:
@@ -152,3 +152,59 @@ def test_the_real_web_file_reads_plain_with_the_general_paths_pages(tmp_path):
         pytest.skip(f"{REALWEB_WET} is absent (../shared)")
     assert is_plain(str(REALWEB_WET))
     assert fast_path(str(REALWEB_WET)) == general_path(str(REALWEB_WET))
+
+
+# --- records held by the check: a file read once ------------------------------------------
+
+def counted_opens(path, hold_bytes):
+    """(pages, counters, times the file was opened) of the reader with ``hold_bytes``."""
+    opens = []
+
+    def opener(p):
+        opens.append(p)
+        return open(p, "rb")
+
+    counts = Counter()
+    pages = list(read_wet_pages(path, C4_EN_3_1_0, counts, open_file=opener, hold_bytes=hold_bytes))
+    return pages, counts, len(opens)
+
+
+def test_held_records_give_the_same_pages_and_counters_and_spare_the_second_read(tmp_path):
+    path = write(tmp_path / "plain.warc.wet.gz", PLAIN)
+    expected = general_path(path)
+    size = sum(len(m) for m in PLAIN)
+    # nothing held: read twice; part held: the second read starts after it; all held: read once
+    for hold_bytes, opens in ((0, 2), (len(PLAIN[0]) + len(PLAIN[1]), 2), (size - 1, 2), (size, 1), (1 << 40, 1)):
+        pages, counts, n = counted_opens(path, hold_bytes)
+        assert ((pages, counts), n) == (expected, opens), hold_bytes
+
+
+@pytest.mark.parametrize("case", ["not plain", "padding", "invalid utf-8", "one gzip stream"])
+def test_a_file_the_plain_reader_cannot_take_ignores_what_was_held(tmp_path, case):
+    members = {"not plain": PLAIN[:3] + [NOT_PLAIN["two lengths"]] + PLAIN[3:],
+               "invalid utf-8": PLAIN + [conversion("http://z.example/", b"caf\xe9 au lait.")]}.get(case, PLAIN)
+    path = tmp_path / "file.warc.wet.gz"
+    if case == "one gzip stream":
+        path.write_bytes(gzip.compress(b"".join(members)))
+    else:
+        write(path, members, padding=b"\x00" if case == "padding" else b"")
+    pages, counts, _ = counted_opens(str(path), 1 << 40)
+    assert (pages, counts) == general_path(str(path))
+
+
+def test_the_real_web_file_held_whole_or_in_part_reads_as_without(tmp_path):
+    if not REALWEB_WET.is_file():
+        pytest.skip(f"{REALWEB_WET} is absent (../shared)")
+    expected = fast_path(str(REALWEB_WET))
+    for hold_bytes, opens in ((1 << 20, 2), (1 << 30, 1)):
+        pages, counts, n = counted_opens(str(REALWEB_WET), hold_bytes)
+        assert ((pages, counts), n) == (expected, opens)
+
+
+def test_a_file_shorter_than_where_reading_resumes_is_an_error(tmp_path):
+    from c4forge.pipeline.records.plain_wet import plain_records
+
+    data = b"".join(gzip.compress(m) for m in PLAIN)
+    assert len(list(plain_records(io.BytesIO(data), start_at=len(gzip.compress(PLAIN[0]))))) == len(PLAIN) - 1
+    with pytest.raises(ValueError, match="changed while it was read"):
+        list(plain_records(io.BytesIO(data), start_at=len(data) + 10))
