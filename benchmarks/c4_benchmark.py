@@ -336,12 +336,13 @@ def c4forge_stages(wet: Path, badwords: frozenset, limit: int | None = None):
     """c4forge's rule chain stage by stage, in memory: the stages the Beam graph wraps."""
     from c4forge.cleaning_rules import chain
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as profile
+    from c4forge.pipeline.build import HOLD_FILE_BYTES
     from c4forge.pipeline.readers import read_wet_pages
 
     counts = collections.Counter()
     t = StageTimer()
-    with t(STAGES[0], 0) as row:
-        pages = list(read_wet_pages(str(wet), profile, counts))[:limit]
+    with t(STAGES[0], 0) as row:  # as a local in-memory build reads: records held after the UTF-8 check
+        pages = list(read_wet_pages(str(wet), profile, counts, hold_bytes=HOLD_FILE_BYTES))[:limit]
         row["pages_out"] = len(pages)
     rules = chain.rule_chain(profile, badwords)
     for stage in rules.stages:
