@@ -50,12 +50,6 @@ def owner_key(url: str) -> bytes:
 
 def line_hashes(text: str, line_hash=line_hash_unicode) -> list[bytes]:
     """The hash of every line of a page, in order (pass 3 needs them all, pass 1 the distinct)."""
-    if line_hash is line_hash_unicode:
-        # The page lower-cased at once: each line's characters lower-case as they do alone (only
-        # a final sigma looks at its neighbours, and it never looks across a newline or the
-        # whitespace strip() removes), and no character lower-cases into or out of those.
-        md5 = hashlib.md5
-        return [md5(line.strip().encode("utf-8")).digest() for line in text.lower().split(LINE_DELIMITER)]
     return [line_hash(line) for line in text.split(LINE_DELIMITER)]
 
 
