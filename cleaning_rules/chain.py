@@ -257,10 +257,10 @@ class FilterBadwords(PageStage):
         self._fraction = filter_fraction
 
     def setup(self):
-        self._regex = {lang: badwords_rules.page_badword_matcher(words, lang) for lang, words in self._words.items()}
+        self._matchers = {lang: badwords_rules.page_badword_matcher(words, lang) for lang, words in self._words.items()}
 
     def apply(self, page, counts):
-        return page if badwords_rules.badwords_filter(page, self._regex, self._fraction, counts) else None
+        return page if badwords_rules.badwords_filter(page, self._matchers, self._fraction, counts) else None
 
 
 # --- the chain --------------------------------------------------------------------------------
