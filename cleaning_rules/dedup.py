@@ -16,7 +16,7 @@ so the result never depends on how records are batched, sharded or ordered.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -96,12 +96,17 @@ def pick_line_owners(records: bytes) -> bytes:
 
 def owned_lines(records: Iterable[bytes]) -> dict[bytes, set[bytes]]:
     """Winning records → {owner key: line hashes it owns}."""
-    owned: dict[bytes, set[bytes]] = defaultdict(set)
-    for blob in records:
-        view = memoryview(blob)
-        for i in range(0, len(blob), RECORD_BYTES):
-            owned[bytes(view[i + DIGEST_BYTES:i + RECORD_BYTES])].add(bytes(view[i:i + DIGEST_BYTES]))
-    return owned
+    words = _as_words(b"".join(records))
+    if not len(words):
+        return {}
+    # Sorted by owner, each owner's hashes are one slice; numpy cuts the digests out in C.
+    by_owner = np.ascontiguousarray(words[np.lexsort((words[:, 3], words[:, 2]))])
+    digests = by_owner.view(f"V{DIGEST_BYTES}").reshape(-1, 2)
+    hashes = digests[:, 0].tolist()
+    starts = np.flatnonzero(np.r_[True, (by_owner[1:, 2] != by_owner[:-1, 2]) | (by_owner[1:, 3] != by_owner[:-1, 3])])
+    owners = digests[starts, 1].tolist()
+    ends = np.r_[starts[1:], len(by_owner)].tolist()
+    return {owner: set(hashes[start:end]) for owner, start, end in zip(owners, starts.tolist(), ends)}
 
 
 def remove_duplicate_lines(

@@ -196,6 +196,22 @@ def test_pick_line_owners_compares_whole_digests():
     assert set(dedup.owned_lines([dedup.pick_line_owners(_records([(h, high), (other, high), (h, low)]))])) == {low, high}
 
 
+
+def test_owned_lines_groups_records_of_many_blobs_by_owner():
+    # owners and hashes sharing a first half, or ending in zero bytes, stay whole
+    rng = random.Random(3)
+    owners = [bytes(8) + bytes([0] * 7 + [i]) for i in range(1, 4)] + [bytes(16), bytes([7]) + bytes(15)]
+    hashes = [rng.randbytes(16) for _ in range(40)] + [bytes(16), bytes(8) + bytes([1]) + bytes(7)]
+    pairs = [(h, rng.choice(owners)) for h in hashes]
+    expected: dict = {}
+    for h, o in pairs:
+        expected.setdefault(o, set()).add(h)
+    blobs = [_records(pairs[i:i + 7]) for i in range(0, len(pairs), 7)] + [b""]
+    assert dedup.owned_lines(blobs) == expected
+    assert dedup.owned_lines([]) == {} and dedup.owned_lines([b""]) == {}
+    with pytest.raises(ValueError, match="32-byte"):
+        dedup.owned_lines([b"x" * 31])
+
 def test_split_records_by_shard_of_line_or_owner():
     rng = random.Random(5)
     pairs = [(rng.randbytes(16), rng.randbytes(16)) for _ in range(500)]
