@@ -4,7 +4,8 @@
         [--runner-args "--direct_running_mode=multi_processing --direct_num_workers=2"]
         [--skip-reference] [--skip-e2e] [--no-stage-view] [--stage-pages N]
         [--memory-scaling 1,4] [--memory-base-records 10000] [--spill default|on|off|both]
-        [--profile] [--profile-e2e] [--profile-top 25] [--json results.json]
+        [--profile] [--profile-e2e] [--profile-top 25] [--compare-with REV] [--compare-runs 2]
+        [--json results.json]
 
 Input: ``benchmarks/make_segment.py`` (real pages of ../shared recombined into a
 Common-Crawl-sized WET file; cached), or ``--input``.
@@ -38,6 +39,12 @@ Common-Crawl-sized WET file; cached), or ``--input``.
 5. ``--profile``: cProfile of the c4forge stage view; ``--profile-e2e``: cProfile of a
    c4forge FnApiRunner run in a child (top functions by own time, and own time per
    package: how much is Beam, how much the rules).
+6. ``--compare-with REV``: c4forge at REV (a git revision of this repository, checked out into a
+   temporary ``git worktree``) against c4forge as checked out, end to end on the same input,
+   ``--compare-runs`` runs each, interleaved (REV, working tree, REV, ...): CPU, wall and peak
+   RSS per run, median CPU of each and the change in %. Each child says where it imported
+   c4forge from (the script exits if not from the tree it measures); the counters of all runs
+   must be equal (same output), else the script exits 1. Runs as well with ``--skip-e2e``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import re
 import resource
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,9 +145,10 @@ class TreeSampler(threading.Thread):
 
 
 def run_child(impl: str, wet: Path, workdir: Path, runner_args: str, cprofile: Path | None = None,
-              docs: bool = True) -> dict:
+              docs: bool = True, pythonpath: str | None = None) -> dict:
     """Runs one implementation in a fresh process; returns its measurements. ``docs=False``:
-    the child does not load the documents for comparison (they would count in its peak RSS)."""
+    the child does not load the documents for comparison (they would count in its peak RSS).
+    ``pythonpath``: put first on the child's PYTHONPATH (a folder holding another ``c4forge``)."""
     out = workdir / impl
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -151,7 +160,10 @@ def run_child(impl: str, wet: Path, workdir: Path, runner_args: str, cprofile: P
     if not docs:
         cmd += ["--no-docs"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    log(f"[{impl}] {' '.join(shlex.quote(c) for c in cmd)}")
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+    log(f"[{impl}] {'PYTHONPATH=' + shlex.quote(env['PYTHONPATH']) + ' ' if pythonpath else ''}"
+        f"{' '.join(shlex.quote(c) for c in cmd)}")
     with open(out / "child.log", "w") as child_log:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=child_log, stderr=subprocess.STDOUT, env=env)
@@ -221,6 +233,20 @@ def _c4forge_docs(output: Path) -> list[dict]:
             for ex in iter_tfrecord_examples(path)]
 
 
+def imported_c4forge_dirs() -> list[str]:
+    """The package folders (resolved) that this process's c4forge modules come from: c4forge is
+    a namespace package (no c4forge.__file__), so each submodule could come from elsewhere."""
+    dirs = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name.startswith("c4forge.") and file:
+            path = Path(file).resolve()
+            if path.name == "__init__.py":
+                path = path.parent
+            dirs.add(str(path.parents[name.count(".") - 1]))
+    return sorted(dirs)
+
+
 def child_main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--impl", choices=["reference", "c4forge"], required=True)
@@ -277,6 +303,7 @@ def child_main(argv: Sequence[str]) -> int:
         "counters": counters,
         "shuffle": shuffle,  # c4forge's dedup group sizes (report "shuffle")
         "spilled_to": None if a.impl == "reference" else report["config"].get("spilled_to"),
+        "c4forge_dirs": imported_c4forge_dirs(),  # which c4forge ran (--compare-with checks it)
     }, indent=1))
     return 0
 
@@ -648,6 +675,94 @@ def internet_scale(ours: dict, ref: dict | None, wet_stats: dict) -> str:
 
 
 # =======================================================================================
+# --compare-with: c4forge at a git revision vs the working tree
+# =======================================================================================
+
+class RevisionError(Exception):
+    """--compare-with names no commit of a git checkout: a user error (one line, exit 2)."""
+
+
+def resolve_revision(rev: str) -> tuple[Path, str]:
+    """The checkout holding this script (its root is the c4forge package) and REV's commit."""
+    def git(*args, cwd=HERE):
+        try:
+            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise RevisionError("git is not installed") from None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise RevisionError(f"{HERE} is not in a git checkout")
+    root = Path(top.stdout.strip()).resolve()
+    commit = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", cwd=root)
+    if commit.returncode != 0:
+        raise RevisionError(f"unknown revision {rev!r} in {root}")
+    return root, commit.stdout.strip()
+
+
+@contextlib.contextmanager
+def revision_checkout(root: Path, commit: str):
+    """COMMIT checked out as a detached worktree named ``c4forge`` in a temporary folder: that
+    folder first on PYTHONPATH imports c4forge from COMMIT. Removed afterwards, also on failure."""
+    tmp = Path(tempfile.mkdtemp(prefix="c4-benchmark-rev-"))
+    tree = tmp / "c4forge"
+    try:
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=root, check=True,
+                       stdout=subprocess.DEVNULL)
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def documents_written(counters: dict) -> int:
+    return sum(v for k, v in counters.items() if k.startswith("c4forge-sinks/") and k.endswith("-examples"))
+
+
+def compare_revisions(args, wet: Path, workdir: Path, root: Path, commit: str) -> dict:
+    """c4forge at COMMIT vs the working tree, end to end, runs interleaved (REV, tree, REV, ...)
+    so that a drift of the machine's load hits both alike."""
+    rev_label = f"{args.compare_with} ({commit[:8]})"
+    runs = []
+    with revision_checkout(root, commit) as tree:
+        sides = [(rev_label, "rev", tree, str(tree.parent)), ("working tree", "tree", root, None)]
+        for i in range(1, args.compare_runs + 1):
+            for label, side, package_dir, pythonpath in sides:
+                run = run_child("c4forge", wet, workdir / f"compare-{side}-{i}", args.runner_args, docs=False,
+                                pythonpath=pythonpath)
+                if run["c4forge_dirs"] != [str(package_dir.resolve())]:
+                    raise SystemExit(f"--compare-with: the {label} run imported c4forge from "
+                                     f"{', '.join(run['c4forge_dirs']) or 'nowhere'}, not from {package_dir}")
+                runs.append({"label": label, "side": side, "run": i, "documents": documents_written(run["counters"]),
+                             **{f: run[f] for f in ("cpu_s", "run_cpu_s", "wall_s", "maxrss_mb", "pages_read",
+                                                    "counters", "c4forge_dirs")}})
+    first = runs[0]["counters"]
+    differing = sorted({k for r in runs for k in first.keys() | r["counters"].keys()
+                        if r["counters"].get(k) != first.get(k)})
+    median = lambda side, f: statistics.median(r[f] for r in runs if r["side"] == side)
+    return {"rev": args.compare_with, "commit": commit, "label": rev_label, "runs": runs,
+            "median_cpu_s": {side: median(side, "cpu_s") for side in ("rev", "tree")},
+            "median_run_cpu_s": {side: median(side, "run_cpu_s") for side in ("rev", "tree")},
+            "documents": {side: next(r["documents"] for r in runs if r["side"] == side) for side in ("rev", "tree")},
+            "counters_equal": not differing, "differing_counters": differing}
+
+
+def compare_report(cmp: dict) -> str:
+    rows = [[r["label"], r["run"], f"{r['cpu_s']:,.2f}", f"{r['run_cpu_s']:,.2f}", f"{r['wall_s']:,.2f}",
+             f"{r['maxrss_mb']:,.0f}"] for r in cmp["runs"]]
+    table = md_table(["rev", "run", "CPU s (total)", "CPU s (run)", "wall s", "peak RSS MB"], rows)
+    change = lambda m: f"{100 * (m['tree'] - m['rev']) / m['rev']:+.1f}%"
+    cpu, run_cpu, docs = cmp["median_cpu_s"], cmp["median_run_cpu_s"], cmp["documents"]
+    summary = (f"median CPU s: {cmp['label']} {cpu['rev']:,.2f}, working tree {cpu['tree']:,.2f}: {change(cpu)} "
+               f"(pipeline run only: {run_cpu['rev']:,.2f} -> {run_cpu['tree']:,.2f}, {change(run_cpu)}); "
+               f"documents {docs['rev']:,} {'=' if docs['rev'] == docs['tree'] else '!='} {docs['tree']:,}; "
+               + ("counters equal" if cmp["counters_equal"] else
+                  f"WARNING: counters differ ({', '.join(cmp['differing_counters'][:8])}"
+                  f"{', ...' if len(cmp['differing_counters']) > 8 else ''})"))
+    return table + "\n\n" + summary
+
+
+# =======================================================================================
 # Main
 # =======================================================================================
 
@@ -671,9 +786,15 @@ def parse_args(argv):
     p.add_argument("--profile", action="store_true", help="cProfile the c4forge stage view")
     p.add_argument("--profile-e2e", action="store_true", help="cProfile a c4forge FnApiRunner run (child)")
     p.add_argument("--profile-top", type=int, default=25)
+    p.add_argument("--compare-with", metavar="REV", help="also c4forge at git revision REV vs the working tree, "
+                   "end to end, runs interleaved")
+    p.add_argument("--compare-runs", type=int, default=2, help="--compare-with: runs of each (default 2)")
     p.add_argument("--workdir", type=Path, help="outputs of the runs (default: a temporary directory)")
     p.add_argument("--json", type=Path, help="write all measurements here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.compare_runs < 1:
+        p.error("--compare-runs must be at least 1")
+    return args
 
 
 def input_file(args, records: int) -> tuple[Path, dict]:
@@ -692,6 +813,12 @@ def main(argv=None) -> int:
     if argv[:1] == ["_child"]:
         return child_main(argv[1:])
     args = parse_args(argv)
+    if args.compare_with:
+        try:
+            compare_target = resolve_revision(args.compare_with)
+        except RevisionError as e:
+            log(f"--compare-with: {e}")
+            return 2
     if not args.input and not make_segment.REALWEB_WET.is_file():
         log(f"no input: {make_segment.REALWEB_WET} is absent (../shared); pass --input")
         return 2
@@ -726,6 +853,14 @@ def main(argv=None) -> int:
                 exit_code = 1
         print()
         print(internet_scale(runs["c4forge"], runs.get("reference"), wet_stats))
+
+    if args.compare_with:
+        cmp = compare_revisions(args, wet, workdir, *compare_target)
+        results["compare_with"] = cmp
+        print(f"\n## c4forge at {cmp['label']} vs the working tree (end to end, same input, interleaved)\n")
+        print(compare_report(cmp))
+        if not cmp["counters_equal"]:
+            exit_code = 1
 
     if args.stage_view:
         prof = workdir / "c4forge-stages.prof" if args.profile else None

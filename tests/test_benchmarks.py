@@ -1,6 +1,7 @@
 """Smoke test of the C4 benchmark (benchmarks/make_segment.py, benchmarks/c4_benchmark.py)
 on a ~200-record synthetic segment: the generator's file is well-formed and deterministic,
-both stage-view chains and both end-to-end runs keep the same documents; and of the skew
+both stage-view chains and both end-to-end runs keep the same documents, --compare-with
+measures two versions of c4forge with the same counters; and of the skew
 benchmark (benchmarks/skew_benchmark.py): hot keys leave the largest groups as they were."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import collections
 import sys
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -117,6 +119,33 @@ def test_stage_view_and_end_to_end_agree(bench, segment, tmp_path):
         assert run["cpu_s"] > 0 and run["maxrss_mb"] > 0
     table = c4_benchmark.e2e_table(c4_benchmark.floor(path), runs, stats)
     assert "pages/s/core" in table and "reference / c4forge" in table
+
+
+def test_compare_with_an_unknown_revision_is_one_line_and_exit_2(bench, capsys):
+    c4_benchmark, _ = bench
+    assert c4_benchmark.main(["--compare-with", "no-such-revision", "--skip-e2e", "--no-stage-view"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"--compare-with: unknown revision 'no-such-revision' in {ROOT.resolve()}"]
+
+
+def test_compare_with_head_runs_both_trees_interleaved_with_equal_counters(bench, segment, tmp_path, capsys):
+    c4_benchmark, _ = bench
+    path, stats = segment
+    out = tmp_path / "results.json"
+    assert c4_benchmark.main(["--input", str(path), "--skip-e2e", "--no-stage-view", "--compare-with", "HEAD",
+                              "--compare-runs", "1", "--workdir", str(tmp_path / "runs"), "--json", str(out)]) == 0
+    import json
+
+    cmp = json.loads(out.read_text())["compare_with"]
+    rev, tree = cmp["runs"]
+    assert (rev["side"], tree["side"]) == ("rev", "tree")
+    assert tree["c4forge_dirs"] == [str(ROOT.resolve())] != rev["c4forge_dirs"]
+    assert not Path(rev["c4forge_dirs"][0]).exists()  # the REV worktree is removed afterwards
+    assert cmp["counters_equal"] and rev["counters"] == tree["counters"]
+    assert cmp["documents"]["rev"] == cmp["documents"]["tree"] > 0
+    assert rev["pages_read"] == tree["pages_read"] == stats["expected_pages"]
+    printed = capsys.readouterr().out
+    assert "| rev" in printed and "median CPU s" in printed and "counters equal" in printed
 
 
 def test_skewed_segment_keeps_tfds_documents_and_groups_do_not_grow_with_hot_keys(bench, tmp_path, monkeypatch):
