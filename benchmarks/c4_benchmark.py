@@ -363,7 +363,7 @@ def c4forge_stages(wet: Path, badwords: frozenset, limit: int | None = None):
     """c4forge's rule chain stage by stage, in memory: the stages the Beam graph wraps."""
     from c4forge.cleaning_rules import chain
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as profile
-    from c4forge.pipeline.build import HOLD_FILE_BYTES
+    from c4forge.pipeline.spill_setup import HOLD_FILE_BYTES
     from c4forge.pipeline.readers import read_wet_pages
 
     counts = collections.Counter()

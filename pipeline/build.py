@@ -38,19 +38,13 @@ from .publish import (REPORT_NAME, REPORT_PAGE_NAME, REPORT_PICTURE_NAME, datase
                       read_manifest, rebased, remove_leftover_staging, remove_tree, staging_dir)
 from .report_page import report_pictures
 from .sinks import WriteJsonlSplits, WriteTfdsDataset
-from .spill import SpillConfig
-from .spill_setup import build_spill, check_spill_dir, input_bytes_of, is_local_runner
+from .spill_setup import BuildMemory, build_memory, check_spill_dir, input_bytes_of, is_local_runner
 from .submission import explained_runner_errors, hand_to_runner_only, is_dry_run, refuse_template
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("tfrecord", "jsonl")
 DEFAULT_RUNNER = "FnApiRunner"  # Beam's default DirectRunner first tries to download Prism
-# A local build whose shuffles stay in memory keeps a WET file's records (decompressed) after
-# the file's UTF-8 check, up to this many bytes, instead of decompressing them a second time:
-# a Common Crawl WET file (~400-450 MB decompressed) is read once. The records are let go as
-# their pages leave, so the build's peak (its shuffles, ~13x the gzipped input) stays where it was.
-HOLD_FILE_BYTES = 512 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,12 +156,13 @@ def load_profile_badwords(profile: Profile, badwords_dir: Optional[str]):
 
 
 def build_pipeline(pipeline, config: BuildConfig, root: str, wet_paths: list[str], profile: Profile, badwords,
-                   spill: Optional[SpillConfig] = None, hold_file_bytes: int = 0):
+                   memory: BuildMemory = BuildMemory()):
     """Graph + sinks writing under ``root`` (the run's staging folder); returns the
     PCollection of per-split summaries."""
+    spill = memory.spill
     split_pages = build_c4(pipeline, wet_paths, profile, badwords, input_format=config.input_format,
                            html_extractor=config.html_extractor, langid_backend=config.langid, spill=spill,
-                           hold_file_bytes=hold_file_bytes)
+                           hold_file_bytes=memory.hold_file_bytes)
     splits = mc4.mc4_split_names() if profile.multilingual else SPLITS
     summaries = []
     if "tfrecord" in config.formats:
@@ -182,10 +177,10 @@ def build_pipeline(pipeline, config: BuildConfig, root: str, wet_paths: list[str
 
 
 def build_job(pipeline, config: BuildConfig, staging: str, wet_paths: list[str], profile: Profile, badwords,
-              spill: Optional[SpillConfig] = None, hold_file_bytes: int = 0) -> str:
+              memory: BuildMemory = BuildMemory()) -> str:
     """The whole job: ``build_pipeline`` and the file of its summaries, whose path it returns."""
     summaries_path = FileSystems.join(staging, ".c4forge-summaries")
-    (build_pipeline(pipeline, config, staging, wet_paths, profile, badwords, spill, hold_file_bytes)
+    (build_pipeline(pipeline, config, staging, wet_paths, profile, badwords, memory)
      | "SummariesAsJson" >> beam.Map(lambda s: json.dumps(s, sort_keys=True))
      | "WriteSummaries" >> beam.io.WriteToText(summaries_path, num_shards=1, shard_name_template=""))
     return summaries_path
@@ -273,13 +268,10 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
     input_bytes = input_bytes_of(wet_paths) if local else 0  # for the progress of DoFns in this process
     started = time.time()
     with contextlib.ExitStack() as stack:
-        spill = stack.enter_context(build_spill(config.spill_dir, config.no_spill, options, config.output, wet_paths,
-                                                input_bytes, run_id))
+        memory = stack.enter_context(build_memory(config.spill_dir, config.no_spill, options, config.output,
+                                                  wet_paths, input_bytes, run_id))
         pipeline = beam.Pipeline(options=options)
-        # Shuffles in this process's memory: a WET file's records are held after its UTF-8 check
-        # (read once); spilling, or on a cluster's workers, memory stays flat instead.
-        hold = HOLD_FILE_BYTES if local and spill is None else 0
-        summaries_path = build_job(pipeline, config, staging, wet_paths, profile, badwords, spill, hold)
+        summaries_path = build_job(pipeline, config, staging, wet_paths, profile, badwords, memory)
         with live_progress(len(wet_paths), input_bytes):
             result = pipeline.run()
             result.wait_until_finish()
@@ -295,7 +287,8 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
         "wall_seconds": round(time.time() - started, 1),
         "finished_at": finished_at,
         "run_id": run_id,
-        "spilled_to": spill.directory if spill else None,  # this run's spill folder (removed), or in memory
+        # this run's spill folder (removed), or in memory
+        "spilled_to": memory.spill.directory if memory.spill else None,
     })
     report["shuffle"] = shuffle_sizes(result)
     if not_c4:

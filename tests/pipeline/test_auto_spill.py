@@ -88,12 +88,12 @@ def test_auto_spill_folders_put_a_local_output_first(tmp_path):
 def test_runners_whose_shuffle_spills_and_no_spill_are_left_in_memory(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(spill_setup, "available_memory_bytes", lambda: MB)
     dataflow = PipelineOptions(["--runner=DataflowRunner"])
-    with spill_setup.build_spill(None, False, dataflow, str(tmp_path), [], 10 * GIB, "r1") as spill:
-        assert spill is None
+    with spill_setup.build_memory(None, False, dataflow, str(tmp_path), [], 10 * GIB, "r1") as memory:
+        assert memory == spill_setup.BuildMemory(spill=None, hold_file_bytes=0)  # the runner's shuffle, workers' memory
     local = PipelineOptions(["--runner=FnApiRunner"])
     with caplog.at_level(logging.INFO, logger=spill_setup.__name__):
-        with spill_setup.build_spill(None, True, local, str(tmp_path), [], 10 * GIB, "r2") as spill:
-            assert spill is None
+        with spill_setup.build_memory(None, True, local, str(tmp_path), [], 10 * GIB, "r2") as memory:
+            assert memory == spill_setup.BuildMemory(spill=None, hold_file_bytes=spill_setup.HOLD_FILE_BYTES)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "(--no-spill)" in caplog.records[0].getMessage()
     assert list(tmp_path.iterdir()) == []
@@ -123,7 +123,7 @@ def test_a_build_over_the_budget_spills_on_its_own_with_the_same_bytes(tmp_path,
 def test_an_in_memory_build_holds_a_wet_files_records_and_a_spilling_one_does_not(tmp_path, monkeypatch):
     """In memory, a file's records are kept after its UTF-8 check (read once); spilling keeps
     memory flat (read twice). The bytes are the same (the test above compares the two)."""
-    from c4forge.pipeline import build, graph
+    from c4forge.pipeline import graph
 
     holds = []
     real = graph.read_wet_pages
@@ -135,7 +135,7 @@ def test_an_in_memory_build_holds_a_wet_files_records_and_a_spilling_one_does_no
     monkeypatch.setattr(graph, "read_wet_pages", recording)
     sample_build(tmp_path / "memory")
     sample_build(tmp_path / "spilled", "--spill-dir", str(tmp_path / "spill"))
-    assert holds == [build.HOLD_FILE_BYTES, 0]
+    assert holds == [spill_setup.HOLD_FILE_BYTES, 0]
 
 
 @pytest.mark.slow
@@ -167,7 +167,7 @@ def test_a_dead_runs_automatic_spill_folder_is_removed_by_the_next_run_even_in_m
     (output / ".c4forge-spill" / f"{SPILL_DIR_PREFIX}dead-run.lock").write_text("")  # nobody holds it
     local = PipelineOptions(["--runner=FnApiRunner"])
     with caplog.at_level(logging.WARNING):
-        with spill_setup.build_spill(None, False, local, str(output), [], 0, "r3") as spill:
-            assert spill is None  # no input: in memory
+        with spill_setup.build_memory(None, False, local, str(output), [], 0, "r3") as memory:
+            assert memory.spill is None  # no input: in memory
     assert not (output / ".c4forge-spill").exists()
     assert any("did not finish" in r.getMessage() for r in caplog.records)
