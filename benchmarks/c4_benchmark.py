@@ -289,17 +289,19 @@ def child_main(argv: Sequence[str]) -> int:
     shuffle = None
     if a.impl == "reference":
         docs, counters = result.documents, result.counters
+        documents = len(docs)
     else:
         report = json.loads((output / "c4forge-report.json").read_text())
         counters, shuffle = report["counters"], report.get("shuffle")
         docs = _c4forge_docs(output) if a.docs else []
+        documents = len(docs) if a.docs else report.get("pages_kept")  # the report counts what was written
     if a.docs:
         _write_docs(a.out / "docs.jsonl", docs)
     (a.out / "result.json").write_text(json.dumps({
         "startup_cpu_s": cpu1 - cpu0, "startup_wall_s": wall1 - wall0,
         "run_cpu_s": cpu2 - cpu1, "run_wall_s": wall2 - wall1,
         "pages_read": counters.get("split-wet-file/passed", 0),
-        "documents": len(docs) if a.docs else None,
+        "documents": documents,
         "counters": counters,
         "shuffle": shuffle,  # c4forge's dedup group sizes (report "shuffle")
         "spilled_to": None if a.impl == "reference" else report["config"].get("spilled_to"),
@@ -715,10 +717,6 @@ def revision_checkout(root: Path, commit: str):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def documents_written(counters: dict) -> int:
-    return sum(v for k, v in counters.items() if k.startswith("c4forge-sinks/") and k.endswith("-examples"))
-
-
 def compare_revisions(args, wet: Path, workdir: Path, root: Path, commit: str) -> dict:
     """c4forge at COMMIT vs the working tree, end to end, runs interleaved (REV, tree, REV, ...)
     so that a drift of the machine's load hits both alike."""
@@ -733,9 +731,9 @@ def compare_revisions(args, wet: Path, workdir: Path, root: Path, commit: str) -
                 if run["c4forge_dirs"] != [str(package_dir.resolve())]:
                     raise SystemExit(f"--compare-with: the {label} run imported c4forge from "
                                      f"{', '.join(run['c4forge_dirs']) or 'nowhere'}, not from {package_dir}")
-                runs.append({"label": label, "side": side, "run": i, "documents": documents_written(run["counters"]),
+                runs.append({"label": label, "side": side, "run": i,
                              **{f: run[f] for f in ("cpu_s", "run_cpu_s", "wall_s", "maxrss_mb", "pages_read",
-                                                    "counters", "c4forge_dirs")}})
+                                                    "documents", "counters", "c4forge_dirs")}})
     first = runs[0]["counters"]
     differing = sorted({k for r in runs for k in first.keys() | r["counters"].keys()
                         if r["counters"].get(k) != first.get(k)})

@@ -175,7 +175,7 @@ class PageBadwords:
     """``page_badword_regex(words, lang)`` for a language with word boundaries, without the
     regex: ``search(text)`` finds a hit iff the regex does (tests: TFDS's filter on real
     pages, crafted flanks, random strings); the bad-words stage took 5.7 s before it and 3.1 s
-    after in the 40,000-record stage view (docs/speed.md).
+    after in the 40,000-record stage view of an earlier machine (docs/speed.md).
 
     Python's regex engine tries the word alternation at every character of the page. An
     Aho-Corasick automaton (pyahocorasick, in C) finds every occurrence of every entry in

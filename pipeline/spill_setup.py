@@ -215,7 +215,7 @@ class BuildMemory:
 
 # A local build whose shuffles stay in memory keeps a WET file's records (decompressed) after
 # the file's UTF-8 check, up to this many bytes, instead of decompressing them a second time:
-# a Common Crawl WET file (~400-450 MB decompressed) is read once. It costs ~3% less CPU for
+# a Common Crawl WET file (~400-450 MB decompressed) is read once. It saves ~3% of the CPU for
 # ~15% more peak memory (docs/speed.md), within IN_MEMORY_PEAK_PER_INPUT_BYTE; a spilling build,
 # or a cluster's workers, keep memory flat instead.
 HOLD_FILE_BYTES = 512 << 20

@@ -7,6 +7,7 @@ benchmark (benchmarks/skew_benchmark.py): hot keys leave the largest groups as t
 from __future__ import annotations
 
 import collections
+import json
 import sys
 import zlib
 from pathlib import Path
@@ -144,8 +145,6 @@ def test_compare_with_head_runs_both_trees_interleaved_with_equal_counters(bench
     out = tmp_path / "results.json"
     assert c4_benchmark.main(["--input", str(path), "--skip-e2e", "--no-stage-view", "--compare-with", "HEAD",
                               "--compare-runs", "1", "--workdir", str(tmp_path / "runs"), "--json", str(out)]) == 0
-    import json
-
     cmp = json.loads(out.read_text())["compare_with"]
     rev, tree = cmp["runs"]
     assert (rev["side"], tree["side"]) == ("rev", "tree")
@@ -168,8 +167,6 @@ def test_skewed_segment_keeps_tfds_documents_and_groups_do_not_grow_with_hot_key
     out = tmp_path / "skew.json"
     assert skew_benchmark.main(["--records", str(RECORDS), "--hot-shares", "0.1,0.5", "--captures", "50,500",
                                 "--long-page-lines", "20000", "--json", str(out)]) == 0  # 0: identical to TFDS
-    import json
-
     small, large = json.loads(out.read_text())["rows"]
     assert large["hot_pages"] == 5 * small["hot_pages"] and large["captures"] == 10 * small["captures"]
     assert large["largest_url_group_pages"] == small["largest_url_group_pages"] == 1
