@@ -12,3 +12,6 @@ python -m pip check
 # Keeps the image lean: fail the build if a dependency ever drags torch in.
 python -c 'import importlib.util, sys; sys.exit("torch got installed" if importlib.util.find_spec("torch") else 0)'
 c4forge --help >/dev/null
+# The compiled language detector (optional at install, built where a C compiler is found, as in
+# the Beam SDK image): a worker without it detects languages about 2x slower.
+python -c 'import c4forge.cleaning_rules.language._langdetect'

@@ -15,7 +15,8 @@ one core (--cpu, default the first one allowed). For each set it times, page by 
 * exact, warm: the same pages again (the cache then holds the set's words; a long run
   sits between the two, nearer warm as common words dominate);
 * batch B, cold / warm: ``langdetect_exact.detect_top_many(texts, batch_size=B)``, the
-  same way, for each B of --batch-sizes.
+  same way, for each B of --batch-sizes: on the compiled detector (_langdetect.c, where
+  c4forge was built with it) and on the numpy batch path.
 
 Each is the best of --repeat passes, as CPU time (process_time) and wall time. The
 results are compared page by page: exact's full (lang, prob) lists (exceptions included)
@@ -140,7 +141,9 @@ def main(argv=None) -> int:
     t2 = time.perf_counter()
     print(f"profile load: langdetect {t1 - t0:.2f} s, exact {t2 - t1:.2f} s")
     print(f"python {sys.version.split()[0]}, exact backend: {langdetect_exact.backend()}, "
-          f"batch path: {langdetect_exact.batch_path_problem() or 'on'}")
+          f"batch path: {langdetect_exact.batch_path_problem() or 'on'}, "
+          f"compiled detector: {langdetect_exact.compiled_problem() or 'on'}")
+    batch_paths = (["compiled"] if langdetect_exact._compiled_on else []) + ["numpy"]
 
     if args.texts is not None:
         with open(args.texts, "rb") as f:
@@ -163,8 +166,9 @@ def main(argv=None) -> int:
                                  ("exact per-text, warm", warm_cpu, warm_wall)):
             print(f"  {label:22} {cpu:8.3f} [{wall:7.3f}] x{ref_cpu / cpu:5.1f}")
         print(f"  agreement with langdetect: {agree}/{len(checked)} full (lang, prob) lists")
-        for size in batch_sizes:
-            def batch(texts, size=size):
+        for size, path in ((size, path) for size in batch_sizes for path in batch_paths):
+            def batch(texts, size=size, compiled=path == "compiled"):
+                langdetect_exact._compiled_on = compiled
                 return langdetect_exact.detect_top_many(texts, batch_size=size)
 
             b_cold, b_cold_cpu, b_cold_wall = timed(batch, texts, args.repeat, before=clear_cache)
@@ -172,7 +176,7 @@ def main(argv=None) -> int:
             same = sum(a == b == c for a, b, c in zip(b_cold, b_warm, per_text_tops))
             same_ref = sum(a == top_of(r) for a, r in zip(b_warm, ref))
             failed |= same != len(texts) or same_ref != len(checked)
-            print(f"  batch {size:<5d} cold {b_cold_cpu:8.3f} [{b_cold_wall:7.3f}] x{ref_cpu / b_cold_cpu:5.1f}"
+            print(f"  batch {size:<5d} {path:8} cold {b_cold_cpu:8.3f} [{b_cold_wall:7.3f}] x{ref_cpu / b_cold_cpu:5.1f}"
                   f"   warm {b_warm_cpu:8.3f} [{b_warm_wall:7.3f}] x{ref_cpu / b_warm_cpu:5.1f}"
                   f"   = per-text {same}/{len(texts)}, = langdetect {same_ref}/{len(checked)}")
         verdicts = collections.Counter(

@@ -9,7 +9,7 @@ stream and the per-word n-gram code, and are checked against each other and agai
 langdetect by tests/test_langdetect_exact.py, which reaches the internals (small limits,
 forced hash collisions, simulated self-check failures) through this one module. The
 sections below are: model (profiles, tables), random stream, n-grams, per-text detection,
-batch path, setup and fallback.
+batch path (numpy, then the compiled detector's Python side), setup and fallback.
 
 Public API:
 
@@ -20,10 +20,13 @@ Public API:
     the top language; verdict "ok", "filtered:langdetect_exception" or
     "filtered:no_predictions" (the english-filter counter names).
 ``detect_top_many(texts, batch_size=512)``
-    ``[detect_top(t) for t in texts]``, the same tuples, batch_size texts advanced together.
-``backend()``, ``batch_path_problem()``, ``clear_caches()``
-    which path runs (a failed self-check falls back to langdetect itself, or to the per-text
-    path for batches), and emptying the per-word caches (results never depend on them).
+    ``[detect_top(t) for t in texts]``, the same tuples: by the compiled detector
+    (``_langdetect.c``) where c4forge was built with it, else batch_size texts advanced
+    together by numpy.
+``backend()``, ``batch_path_problem()``, ``compiled_problem()``, ``clear_caches()``
+    which path runs (a failed self-check falls back to langdetect itself, to the per-text
+    path for batches, or from the compiled detector to numpy), and emptying the per-word
+    caches (results never depend on them).
 
 State: everything module-level is either immutable once built (profiles, tables, random
 stream, gauss table; built once under a lock) or a pure-function cache (n-grams per
@@ -49,6 +52,11 @@ from operator import itemgetter
 from typing import Optional
 
 import numpy as np
+
+try:  # built at install where a C compiler is found; otherwise numpy gives the same results
+    from . import _langdetect as _compiled
+except ImportError:  # pragma: no cover - depends on the install
+    _compiled = None
 
 # langdetect.detector.Detector constants (1.0.9)
 _ALPHA_DEFAULT = 0.5
@@ -583,6 +591,10 @@ def _detect(text: str) -> list:
     model = _get_model()
     if model is None:
         return _reference_predictions(text)
+    return _detect_with(model, text)
+
+
+def _detect_with(model: _Model, text: str) -> list:
     rows = _ngram_rows(model, _word_cache, text)
     if not len(rows):
         raise _NoFeatures
@@ -601,8 +613,13 @@ def detect_langs(text: str) -> list:
 
 def detect_top(text: str) -> tuple[Optional[str], float, str]:
     """(language, probability, verdict): langdetect's first prediction, or why there is none."""
+    return _top_of(_detect, text)
+
+
+def _top_of(detect, *args) -> tuple[Optional[str], float, str]:
+    """detect_top's tuple from detect(*args), a list of predictions."""
     try:
-        predictions = _detect(text)
+        predictions = detect(*args)
     except _NoFeatures:
         return None, 0.0, "filtered:langdetect_exception"
     if not predictions:
@@ -1092,6 +1109,77 @@ def _batch_langprob(model: _Model, feats: _Features, texts: np.ndarray) -> np.nd
     return langprob
 
 
+_WEIGHTS_INITIAL = 1 << 13  # stream positions given to the compiled detector at first (grows on demand)
+_weights_lock = threading.Lock()
+_weights_state: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None  # replaced whole
+
+
+def _trial_weights(min_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stream words, weight_first, weight_next) for the compiled loop: a trial that draws
+    its gauss pair at stream position q has weight alpha / BASE_FREQ = weight_first[q], the
+    trial after it weight_next[q] (the pair's second value); q = 0 .. >= min_len - 1."""
+    global _weights_state
+    state = _weights_state
+    if state is not None and len(state[1]) >= min_len:
+        return state
+    with _weights_lock:
+        state = _weights_state
+        if state is None or len(state[1]) < min_len:
+            size = max(_WEIGHTS_INITIAL, min_len, 0 if state is None else 2 * len(state[1]))
+            gz, gn = _gauss_table(size)
+            arr, _ = _stream(size + 4)
+            state = _weights_state = (arr, (_ALPHA_DEFAULT + (0.0 + gz * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ,
+                                      (_ALPHA_DEFAULT + (0.0 + gn * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ)
+        return state
+
+
+def _detect_top_compiled(model: _Model, prepared: list) -> list:
+    """detect_top of the prepared texts by the compiled detector (_langdetect.c)."""
+    count = len(prepared)
+    langprob = np.zeros((count, model.n_lang))
+    ngrams = np.zeros(count, dtype=np.int64)
+    done, size = 0, 0
+    with _table_lock:  # the detector's word cache
+        while done < count:  # a text that needs more stream words than passed: twice as many
+            stream, first, nxt = _trial_weights(2 * size)
+            size = len(first)
+            done = _compiled_detector.langprob_many(prepared, stream, first, nxt, langprob, ngrams, done)
+    out: list = [(None, 0.0, "filtered:langdetect_exception")] * count
+    live = np.flatnonzero(ngrams)
+    return _top_predictions(model, langprob[live], live, out)
+
+
+def _compiled_self_check(model: _Model) -> str:
+    """'' if the compiled detector gives the per-text path's results (the same floats),
+    else the problem (then the numpy batch path runs): texts with capitals, accents, other
+    scripts, astral chars, e-mails and URLs, of many lengths, with and without a trailing
+    space."""
+    texts = ["", " ", "a", "ok ", "Hello world, this is an English sentence.", "Das ist ein deutscher Satz. ",
+             "to be or NOT to be, ThAt is the QUESTION " * 40, "réunion à la mairie de Québec " * 9,
+             "東京都の天気は晴れです。Tokyo" * 5, "Ẩẩẩẩ ạ hello 𝐀𝐁𝐂 \U0001F600 Привет мир ",
+             "mail me@example.com or see https://example.com/x?y=1 today", "ab cd ef gh ij kl mn op " * 600]
+    prepared = [_prepare_str(model, t) for t in texts]
+    try:
+        compiled = _detect_top_compiled(model, prepared)
+    except (ValueError, TypeError, MemoryError) as e:  # pragma: no cover - a build of another interface
+        return f"the compiled detector failed: {e}"
+    finally:
+        _compiled_detector.clear()
+    expect = [_top_of(_detect_with, model, text) for text in texts]
+    return "" if compiled == expect else "the compiled detector's results differ from the per-text path's"
+
+
+def _top_predictions(model: _Model, langprob: np.ndarray, live: np.ndarray, out: list) -> list:
+    """out with detect_top's tuple for each text live[i] whose langprob is langprob[i]:
+    _sorted_predictions' first entry, the largest p > 0.1 (the first language on ties)."""
+    best = langprob.argmax(axis=1)
+    best_p = langprob[np.arange(len(live)), best]
+    langlist = model.langlist
+    for i, b, p in zip(live.tolist(), best.tolist(), best_p.tolist()):
+        out[i] = (langlist[b], p, "ok") if p > _PROB_THRESHOLD else (None, 0.0, "filtered:no_predictions")
+    return out
+
+
 def _detect_top_batch(model: _Model, texts: list, prepared: list) -> list:
     """detect_top of the first texts (all of them unless the word table gets full: it is
     emptied before the next batch, so that it stays within its limits but for a chunk)."""
@@ -1101,14 +1189,8 @@ def _detect_top_batch(model: _Model, texts: list, prepared: list) -> list:
         feats = _batch_features(model, _word_table, prepared)
     texts = texts[: len(feats.n)]
     live = np.flatnonzero((feats.n > 0) & ~feats.fallback)
-    langprob = _batch_langprob(model, feats, live)
-    # _sorted_predictions' first entry: the largest p > 0.1, the first language on ties
-    best = langprob.argmax(axis=1)
-    best_p = langprob[np.arange(len(live)), best]
     out: list = [(None, 0.0, "filtered:langdetect_exception")] * len(texts)
-    langlist = model.langlist
-    for i, b, p in zip(live.tolist(), best.tolist(), best_p.tolist()):
-        out[i] = (langlist[b], p, "ok") if p > _PROB_THRESHOLD else (None, 0.0, "filtered:no_predictions")
+    _top_predictions(model, _batch_langprob(model, feats, live), live, out)
     for i in np.flatnonzero(feats.fallback).tolist():
         out[i] = detect_top(texts[i])
     return out
@@ -1126,7 +1208,8 @@ def detect_top_many(texts: Sequence[str], batch_size: int = _BATCH_SIZE) -> list
     while len(out) < len(texts):
         batch = texts[len(out) : len(out) + batch_size]
         prepared += [_prepare_str(model, text) for text in batch[len(prepared) :]]
-        done = _detect_top_batch(model, batch, prepared)
+        done = (_detect_top_compiled(model, prepared) if _compiled_on
+                else _detect_top_batch(model, batch, prepared))
         out += done
         del prepared[: len(done)]
     return out
@@ -1154,12 +1237,21 @@ _word_cache = _WordRows()
 _word_table = _WordTable()
 _table_lock = threading.Lock()
 _batch_problem = ""  # why detect_top_many uses the per-text path ('' if it does not)
+_compiled_on = False  # detect_top_many runs the compiled detector (_langdetect.c)
+_compiled_detector = None  # its _compiled.Detector (model and word cache)
+_compiled_problem = ""  # why it does not ('' if it does)
 _reference_lock = threading.Lock()
 
 
 def backend() -> str:
     """'numpy' (this module's exact re-implementation) or 'langdetect' (self-check failed)."""
     return "numpy" if _get_model() is not None else "langdetect"
+
+
+def compiled_problem() -> str:
+    """Why ``detect_top_many`` does not run the compiled detector ('' when it does)."""
+    _get_model()
+    return _compiled_problem
 
 
 def batch_path_problem() -> str:
@@ -1173,6 +1265,8 @@ def clear_caches() -> None:
     _word_cache.clear()
     with _table_lock:
         _word_table.clear()
+        if _compiled_detector is not None:
+            _compiled_detector.clear()
 
 
 def _get_model() -> Optional[_Model]:
@@ -1193,8 +1287,26 @@ def _load() -> None:
         if problem:
             warnings.warn(f"langdetect_exact: {problem}; falling back to langdetect itself", RuntimeWarning)
         _batch_problem = _batch_self_check()
+        _set_compiled(model, problem)
         _model = model
         _model_ok = not problem
+
+
+def _set_compiled(model: _Model, model_problem: str = "") -> None:
+    global _compiled_on, _compiled_problem, _compiled_detector
+    if model_problem:  # langdetect itself runs
+        _compiled_problem = f"the exact re-implementation is off: {model_problem}"
+    elif _compiled is None:
+        _compiled_problem = "c4forge was installed without its compiled part (no C compiler at install)"
+    elif _batch_problem:  # it adds as CPython's sum() before 3.12 does, as the batch path
+        _compiled_problem = f"the batch path is off: {_batch_problem}"
+    else:
+        _compiled_detector = _compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows,
+                                                model.matrix, model.n_lang)
+        _compiled_problem = _compiled_self_check(model)
+        if _compiled_problem:
+            warnings.warn(f"langdetect_exact: {_compiled_problem}; using the numpy path", RuntimeWarning)
+    _compiled_on = not _compiled_problem
 
 
 def _self_check() -> str:

@@ -8,7 +8,8 @@ Inputs: hand-picked edge cases (scripts, normalizations, capitals, URLs, e-mails
 line cleaning, and prefixes / suffixes / line subsets / case changes of them).
 The batch API ``detect_top_many`` is compared the same way (exact tuples) with langdetect
 and with ``detect_top``, over batch sizes, mixes of texts, forced hash collisions and
-small limits that exercise its rarer paths.
+small limits that exercise its rarer paths, on both of its paths: the compiled detector
+(_langdetect.c, used where it was built) and the numpy batch path.
 """
 
 from __future__ import annotations
@@ -341,14 +342,22 @@ def test_batch_and_per_word_paths(monkeypatch, batch_min):
         L.clear_caches()
 
 
+def restore_compiled_state(monkeypatch) -> None:
+    """The compiled detector's globals as they are now, again after the test."""
+    for name in ("_compiled_on", "_compiled_problem", "_compiled_detector"):
+        monkeypatch.setattr(L, name, getattr(L, name))
+
+
 def test_fallback_to_langdetect_when_self_check_fails(monkeypatch):
     L._get_model()
     monkeypatch.setattr(L._word_cache, "model", L._word_cache.model)
     monkeypatch.setattr(L, "_model_ok", None)
     monkeypatch.setattr(L, "_model", None)
+    restore_compiled_state(monkeypatch)
     monkeypatch.setattr(L, "_self_check", lambda: "simulated difference")
     with pytest.warns(RuntimeWarning, match="falling back"):
         assert L.backend() == "langdetect"
+    assert "simulated difference" in L.compiled_problem()
     assert [exact(t) for t in EDGE[:30]] == [reference(t) for t in EDGE[:30]]
 
 
@@ -440,7 +449,26 @@ def mixed_texts() -> list[str]:
     return texts
 
 
-def test_detect_top_many_matches_langdetect():
+@pytest.fixture(params=["compiled", "numpy"])
+def batch_path(request, monkeypatch):
+    """detect_top_many on the compiled detector, then on the numpy batch path."""
+    L._get_model()
+    if request.param == "compiled":
+        if not L._compiled_on:
+            pytest.skip(f"the compiled detector is off: {L.compiled_problem()}")
+    else:
+        monkeypatch.setattr(L, "_compiled_on", False)
+    return request.param
+
+
+@pytest.fixture
+def numpy_batch_path(monkeypatch):
+    """Tests of the numpy batch path's own internals."""
+    L._get_model()
+    monkeypatch.setattr(L, "_compiled_on", False)
+
+
+def test_detect_top_many_matches_langdetect(batch_path):
     texts = EDGE + LIMIT + NON_LATIN
     expected = [reference_top(t) for t in texts]
     assert_same_tops(L.detect_top_many(texts), expected, texts)
@@ -448,13 +476,13 @@ def test_detect_top_many_matches_langdetect():
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 7, 300])
-def test_detect_top_many_equals_detect_top(batch_size):
+def test_detect_top_many_equals_detect_top(batch_size, batch_path):
     texts = mixed_texts()
     texts += texts[:40] + [EN] * 5  # duplicates, in and across batches
     assert_same_tops(L.detect_top_many(texts, batch_size=batch_size), [L.detect_top(t) for t in texts], texts)
 
 
-def test_detect_top_many_small_inputs():
+def test_detect_top_many_small_inputs(batch_path):
     assert L.detect_top_many([]) == []
     assert L.detect_top_many([""]) == [(None, 0.0, "filtered:langdetect_exception")]
     assert L.detect_top_many(["12345 !!! ???", "   "]) == [(None, 0.0, "filtered:langdetect_exception")] * 2
@@ -500,7 +528,7 @@ def test_the_comparison_catches_one_ulp():
         assert_same_tops([got[0], (lang, math.nextafter(prob, 1.0), verdict)], got, texts)
 
 
-def test_a_pairwise_sum_would_be_caught(monkeypatch):
+def test_a_pairwise_sum_would_be_caught(monkeypatch, numpy_batch_path):
     """The tests see summation-order mistakes: numpy's own (pairwise) row sums change
     the probabilities of many texts."""
     texts = mixed_texts()
@@ -510,7 +538,7 @@ def test_a_pairwise_sum_would_be_caught(monkeypatch):
     assert sum(g != e for g, e in zip(got, expected)) > len(texts) // 10
 
 
-def test_hash_collisions_take_the_per_text_path(monkeypatch):
+def test_hash_collisions_take_the_per_text_path(monkeypatch, numpy_batch_path):
     """With a hash that collides all the time (the first code point: also words of
     different lengths), every mismatch is caught and those texts go the per-text path."""
     texts = mixed_texts()
@@ -524,7 +552,7 @@ def test_hash_collisions_take_the_per_text_path(monkeypatch):
     assert 0 < len(calls) < len(texts)
 
 
-def test_batch_limits_and_growth_paths(monkeypatch):
+def test_batch_limits_and_growth_paths(monkeypatch, numpy_batch_path):
     """Tiny limits: the word table fills and empties within batches, many small chunks,
     draws rescanned many times, new words' rows computed in small groups."""
     texts = mixed_texts()[:120] + LIMIT
@@ -573,7 +601,7 @@ def test_detect_top_many_with_langdetect_fallback(monkeypatch):
     assert_same_tops(L.detect_top_many(texts), [reference_top(t) for t in texts], texts)
 
 
-def test_detect_top_many_threads():
+def test_detect_top_many_threads(batch_path):
     texts = mixed_texts()[:150]
     expected = [L.detect_top(t) for t in texts]
     results: dict[int, list] = {}
@@ -590,7 +618,7 @@ def test_detect_top_many_threads():
     assert all(results[k] == expected for k in range(4))
 
 
-def test_realweb_detect_top_many_matches_langdetect(realweb):
+def test_realweb_detect_top_many_matches_langdetect(realweb, batch_path):
     raw, cleaned = realweb
     texts = raw[3::10] + cleaned[3::10]
     for k, text in enumerate(cleaned[7::30]):
@@ -601,7 +629,7 @@ def test_realweb_detect_top_many_matches_langdetect(realweb):
     assert_same_tops(L.detect_top_many(texts, batch_size=33), expected, texts)
 
 
-def test_realweb_all_detect_top_many_equals_detect_top(realweb):
+def test_realweb_all_detect_top_many_equals_detect_top(realweb, batch_path):
     """Every page and variant: the batch path equals the per-text path (itself compared
     with langdetect on all of them by the slow test above)."""
     raw, cleaned = realweb
@@ -610,3 +638,108 @@ def test_realweb_all_detect_top_many_equals_detect_top(realweb):
         texts += variants(text, k)
     L.clear_caches()
     assert_same_tops(L.detect_top_many(texts), [L.detect_top(t) for t in texts], texts)
+
+
+# --------------------------------------------------------------------------- compiled detector
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The compiled module, its detector's globals restored after the test."""
+    L._get_model()
+    if L._compiled is None:
+        pytest.skip(f"c4forge's compiled part is not built here: {L.compiled_problem()} "
+                    "(.ci/run checks that it is built)")
+    restore_compiled_state(monkeypatch)
+    return L._compiled
+
+
+def test_compiled_detector_runs_where_built(compiled, monkeypatch):
+    assert L.compiled_problem() == ""
+    calls = []
+    run = L._detect_top_compiled
+    monkeypatch.setattr(L, "_detect_top_compiled", lambda *a: calls.append(1) or run(*a))
+    texts = EDGE[:30]
+    assert_same_tops(L.detect_top_many(texts), [reference_top(t) for t in texts], texts)
+    assert calls
+
+
+def test_compiled_stream_growth_and_small_word_cache(compiled, monkeypatch):
+    """Texts that need more stream words than first passed (regrown many times) and a
+    word cache that empties itself every few texts: the same tuples."""
+    texts = mixed_texts()[:120] + LIMIT
+    expected = [L.detect_top(t) for t in texts]
+    model = L._get_model()
+    monkeypatch.setattr(L, "_WEIGHTS_INITIAL", 8)
+    monkeypatch.setattr(L, "_STREAM_INITIAL", 16)
+    for state in ("_weights_state", "_stream_state", "_gauss_state"):
+        monkeypatch.setattr(L, state, None)
+    small = compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang,
+                              max_words=40, max_chars=400, max_rows=500)
+    monkeypatch.setattr(L, "_compiled_detector", small)
+    grown = []
+    weights = L._trial_weights
+    monkeypatch.setattr(L, "_trial_weights", lambda n: grown.append(n) or weights(n))
+    assert_same_tops(L.detect_top_many(texts, batch_size=50), expected, texts)
+    assert max(grown) >= 1024  # regrown from 8 stream positions
+    assert small.cached_words() <= 40 + max(len(t.split()) for t in texts)
+
+
+def test_compiled_detector_off_when_its_check_fails(compiled, monkeypatch):
+    """A compiled detector that gets one probability one ulp off is noticed at load: a
+    warning, and the numpy path runs (the same results as ever)."""
+    import math
+
+    class OffByOneUlp:
+        def __init__(self, *args):
+            self.inner = compiled.Detector(*args)
+
+        def langprob_many(self, texts, stream, first, nxt, out, counts, start):
+            done = self.inner.langprob_many(texts, stream, first, nxt, out, counts, start)
+            hit = np.flatnonzero(out.max(axis=1) > 0.5)
+            out[hit[0], out[hit[0]].argmax()] = math.nextafter(out[hit[0]].max(), 0.0)
+            return done
+
+        def clear(self):
+            self.inner.clear()
+
+    class FakeModule:
+        Detector = OffByOneUlp
+
+    monkeypatch.setattr(L, "_compiled", FakeModule)
+    with pytest.warns(RuntimeWarning, match="differ from the per-text path"):
+        L._set_compiled(L._get_model())
+    assert not L._compiled_on and "differ" in L.compiled_problem()
+    texts = mixed_texts()[:40]
+    assert_same_tops(L.detect_top_many(texts), [L.detect_top(t) for t in texts], texts)
+
+
+def test_without_the_compiled_part_numpy_runs(compiled, monkeypatch):
+    monkeypatch.setattr(L, "_compiled", None)
+    L._set_compiled(L._get_model())
+    assert not L._compiled_on and "without its compiled part" in L.compiled_problem()
+    texts = mixed_texts()[:40]
+    assert_same_tops(L.detect_top_many(texts), [L.detect_top(t) for t in texts], texts)
+
+
+def test_compiled_detector_rejects_bad_arguments(compiled):
+    model = L._get_model()
+    with pytest.raises(ValueError, match="inconsistent model sizes"):
+        compiled.Detector(model.lut[:100], model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang)
+    with pytest.raises(ValueError, match="lut maps outside"):
+        bad_lut = model.lut.copy()
+        bad_lut[5] = 0x110000
+        compiled.Detector(bad_lut, model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang)
+    with pytest.raises(ValueError, match="bad n-gram key or row"):
+        rows = model.ngram_key_rows.copy()
+        rows[0] = len(model.matrix)
+        compiled.Detector(model.lut, model.ngram_keys, rows, model.matrix, model.n_lang)
+    detector = compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang)
+    stream, first, nxt = L._trial_weights(0)
+    out, counts = np.zeros((2, model.n_lang)), np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match="sizes do not match"):
+        detector.langprob_many([EN], stream, first, nxt, out, counts, 0)
+    with pytest.raises(TypeError, match="must be str"):
+        detector.langprob_many([EN, b"bytes"], stream, first, nxt, out, counts, 0)
+    assert detector.langprob_many([EN, "12345"], stream, first, nxt, out, counts, 0) == 2
+    assert counts[0] > 0 and counts[1] == 0 and not out[1].any()

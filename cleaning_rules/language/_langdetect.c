@@ -1,0 +1,627 @@
+/* langdetect 1.0.9's detection of a text (seed 0), compiled: the same n-grams, the same
+   random draws and the same double operations in the same order as langdetect's Python
+   (Detector._extract_ngrams, _detect_block) and as langdetect_exact.py's numpy batch path,
+   which the load-time check and the tests compare it with.
+
+   Detector(lut, ngram_keys, ngram_rows, matrix, n_lang) holds the model:
+     lut         NGram.normalize as a code-point table (uint32, 0x110000 entries);
+     ngram_keys  the profile's n-grams as packed keys (code points + 1, 21 bits each; int64)
+     ngram_rows  and their rows of matrix (int32, >= 1; row 0 is unused);
+     matrix      the profiles' probabilities (rows x n_lang doubles).
+   and a cache of words and their n-gram rows (an exact cache: words are compared char by
+   char; emptied before a text when it holds more than max_words words, max_chars chars or
+   max_rows rows, keyword arguments; results never depend on it).
+
+   Detector.langprob_many(texts, stream, weight_first, weight_next, out, counts, start)
+   takes texts prepared as langdetect's Detector.append leaves them (URLs and e-mails
+   removed, normalize_vi, the 10,000-char cut: langdetect_exact._prepare_str) and writes,
+   for texts start.., each text's langprob (out: texts x n_lang doubles) and n-gram count
+   (counts: int64; 0 = no features, langprob all 0). Per text:
+     cleaning_text: if 2 * (chars in 'A'..'z') < (chars >= U+0300), drop the former;
+     the n-grams of each word (runs between spaces after NGram.normalize), as NGram.add_char
+       emits them over ' ' + word + ' ' (1-, 2-, 3-grams at each char, none where this char
+       and the previous one are upper case, none of a text's last word that end at a space
+       when the text does not end with one), those in the profiles;
+     seven trials: alpha from the next gauss, prob = 1/L each; then, update i = 0, 1, ...:
+       random.choice(ngrams) -> prob[j] *= weight + p(row)[j];
+       when i % 5 == 0: sump = sum(prob) left to right, prob[j] /= sump, maxp the largest;
+       stop when maxp > 0.99999 or i >= 1000;
+     langprob[j] += prob[j] / 7, trial after trial.
+   random.Random(0)'s 32-bit outputs come in as `stream`; a trial that draws its gauss pair
+   at stream position q has weight alpha / 10000 = weight_first[q], the trial after it
+   weight_next[q]. So what needs libm stays in Python, and this file only multiplies, adds
+   and divides; it is compiled with -ffp-contract=off (no fused multiply-add). The sum is
+   CPython's sum() before 3.12 (the caller uses this only where they agree).
+   Returns the number of texts done: fewer than given where a text needs stream words
+   beyond those passed (the caller grows the stream and calls again from that text). */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define N_TRIAL 7
+#define ITERATION_LIMIT 1000
+#define CONV_THRESHOLD 0.99999
+#define LUT_SIZE 0x110000
+#define SPACE 32
+#define SHORT_STREAM (-1)
+#define HASH_MIX 0x9E3779B97F4A7C15ULL
+
+typedef struct {  /* a growable array */
+    void *data;
+    Py_ssize_t len, cap, item;
+} Vec;
+
+static int
+vec_reserve(Vec *v, Py_ssize_t need)
+{
+    if (need <= v->cap)
+        return 0;
+    Py_ssize_t cap = v->cap ? v->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    void *data = PyMem_Realloc(v->data, (size_t)(cap * v->item));
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    v->data = data;
+    v->cap = cap;
+    return 0;
+}
+
+typedef struct {  /* open addressing, linear probing; key 0 = empty */
+    uint64_t *keys;
+    int32_t *values;
+    Py_ssize_t mask, used;
+} Table;
+
+static inline Py_ssize_t
+slot_of(const Table *t, uint64_t key)
+{
+    return (Py_ssize_t)((key * HASH_MIX) >> 20) & t->mask;
+}
+
+static int
+table_init(Table *t, Py_ssize_t want)
+{
+    Py_ssize_t size = 1024;
+    while (size < 2 * want)
+        size *= 2;
+    t->keys = PyMem_Calloc((size_t)size, sizeof(uint64_t));
+    t->values = PyMem_Calloc((size_t)size, sizeof(int32_t));
+    t->mask = size - 1;
+    t->used = 0;
+    if (t->keys == NULL || t->values == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+table_free(Table *t)
+{
+    PyMem_Free(t->keys);
+    PyMem_Free(t->values);
+    t->keys = NULL;
+    t->values = NULL;
+}
+
+/* Slot holding key, or the empty slot where it would go. */
+static inline Py_ssize_t
+table_find(const Table *t, uint64_t key)
+{
+    Py_ssize_t s = slot_of(t, key);
+    while (t->keys[s] != 0 && t->keys[s] != key)
+        s = (s + 1) & t->mask;
+    return s;
+}
+
+static int
+table_put(Table *t, uint64_t key, int32_t value)
+{
+    if (2 * (t->used + 1) > t->mask + 1) {  /* keep the load <= 1/2 */
+        Table bigger;
+        if (table_init(&bigger, t->used + 1) < 0)
+            return -1;
+        for (Py_ssize_t s = 0; s <= t->mask; s++)
+            if (t->keys[s] != 0) {
+                Py_ssize_t d = table_find(&bigger, t->keys[s]);
+                bigger.keys[d] = t->keys[s];
+                bigger.values[d] = t->values[s];
+            }
+        bigger.used = t->used;
+        table_free(t);
+        *t = bigger;
+    }
+    Py_ssize_t s = table_find(t, key);
+    if (t->keys[s] == 0)
+        t->used++;
+    t->keys[s] = key;
+    t->values[s] = value;
+    return 0;
+}
+
+typedef struct {  /* a cached word */
+    Py_ssize_t char_off, row_off;
+    int32_t length, row_cnt, trail;  /* rows with a space after it; trail: of those, ending at it */
+} Word;
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer lut, matrix;
+    Py_ssize_t n_lang, matrix_rows;
+    Py_ssize_t max_words, max_chars, max_rows;  /* the word cache's limits */
+    Table ngrams;       /* packed n-gram key -> matrix row */
+    Table words;        /* word hash -> first word id of that hash (then Word.next_same) */
+    Vec word_list;      /* Word */
+    Vec word_chars;     /* uint32 */
+    Vec word_rows;      /* int32 */
+    Vec next_same;      /* int32: the next word id with the same hash, -1 */
+    /* per text, reused */
+    Vec cps;            /* uint32: the text's normalized code points */
+    Vec occ_first;      /* int64: first n-gram index of each word occurrence with n-grams */
+    Vec occ_word;       /* int32: its word id */
+    Vec prob;           /* double */
+} Detector;
+
+static void
+cache_clear(Detector *d)
+{
+    memset(d->words.keys, 0, sizeof(uint64_t) * (size_t)(d->words.mask + 1));
+    d->words.used = 0;
+    d->word_list.len = d->word_chars.len = d->word_rows.len = d->next_same.len = 0;
+}
+
+static inline int32_t
+ngram_row(const Detector *d, uint64_t key)
+{
+    Py_ssize_t s = table_find(&d->ngrams, key);
+    return d->ngrams.keys[s] == key ? d->ngrams.values[s] : 0;
+}
+
+/* The word's n-gram rows over ' ' + word + ' ', appended to word_rows; *trail = how many
+   of them end at the trailing space. */
+static int
+word_ngrams(Detector *d, const uint32_t *w, Py_ssize_t len, int32_t *count, int32_t *trail)
+{
+    if (vec_reserve(&d->word_rows, d->word_rows.len + 3 * (len + 1)) < 0)
+        return -1;
+    int32_t *out = (int32_t *)d->word_rows.data + d->word_rows.len;
+    int32_t n = 0, before_space = 0;
+    uint64_t a = SPACE + 1, b = 0;  /* the previous two chars (+ 1), b the older */
+    int prev_upper = 0;
+    for (Py_ssize_t k = 0; k <= len; k++) {
+        const uint32_t ch = k < len ? w[k] : SPACE;
+        const uint64_t c1 = (uint64_t)ch + 1;
+        const int upper = Py_UNICODE_ISUPPER(ch) ? 1 : 0;
+        if (k == len)
+            before_space = n;
+        if (!(upper && prev_upper)) {  /* NGram.capitalword: nothing emitted */
+            int32_t r;
+            if (ch != SPACE && (r = ngram_row(d, c1)) != 0)
+                out[n++] = r;
+            if ((r = ngram_row(d, (a << 21) | c1)) != 0)
+                out[n++] = r;
+            if (k >= 1 && (r = ngram_row(d, (b << 42) | (a << 21) | c1)) != 0)
+                out[n++] = r;
+        }
+        prev_upper = upper;
+        b = a;
+        a = c1;
+    }
+    *trail = n - before_space;
+    *count = n;
+    d->word_rows.len += n;
+    return 0;
+}
+
+/* The cached word id of w, added if new; -1 on error. */
+static Py_ssize_t
+word_id(Detector *d, const uint32_t *w, Py_ssize_t len)
+{
+    uint64_t h = 0;
+    for (Py_ssize_t k = 0; k < len; k++)
+        h = (h + w[k] + 1) * HASH_MIX;
+    h |= 1;  /* never 0 (empty) */
+    Py_ssize_t s = table_find(&d->words, h);
+    const Word *words = d->word_list.data;
+    const uint32_t *chars = d->word_chars.data;
+    int32_t id = d->words.keys[s] == h ? d->words.values[s] : -1;
+    for (; id >= 0; id = ((int32_t *)d->next_same.data)[id])
+        if (words[id].length == len && memcmp(chars + words[id].char_off, w, sizeof(uint32_t) * (size_t)len) == 0)
+            return id;
+    /* a new word */
+    const Py_ssize_t new_id = d->word_list.len;
+    if (vec_reserve(&d->word_list, new_id + 1) < 0 || vec_reserve(&d->next_same, new_id + 1) < 0 ||
+        vec_reserve(&d->word_chars, d->word_chars.len + len) < 0)
+        return -1;
+    Word *word = (Word *)d->word_list.data + new_id;
+    word->char_off = d->word_chars.len;
+    word->row_off = d->word_rows.len;
+    word->length = (int32_t)len;
+    memcpy((uint32_t *)d->word_chars.data + d->word_chars.len, w, sizeof(uint32_t) * (size_t)len);
+    d->word_chars.len += len;
+    int32_t count, trail;
+    if (word_ngrams(d, w, len, &count, &trail) < 0)
+        return -1;
+    word = (Word *)d->word_list.data + new_id;
+    word->row_cnt = count;
+    word->trail = trail;
+    ((int32_t *)d->next_same.data)[new_id] = d->words.keys[s] == h ? d->words.values[s] : -1;
+    d->word_list.len++;
+    d->next_same.len++;
+    if (table_put(&d->words, h, (int32_t)new_id) < 0)
+        return -1;
+    return new_id;
+}
+
+/* Detector._extract_ngrams of one prepared text: its word occurrences with n-grams in
+   occ_first / occ_word; returns the n-gram count, -1 on error. */
+static int64_t
+text_ngrams(Detector *d, PyObject *text)
+{
+    const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t latin = 0, non_latin = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        const Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        latin += ch >= 0x41 && ch <= 0x7A;  /* 'A' <= ch <= 'z' */
+        non_latin += ch >= 0x300;
+    }
+    const int drop_latin = non_latin > 0 && latin * 2 < non_latin;
+    if (vec_reserve(&d->cps, len + 1) < 0)
+        return -1;
+    uint32_t *c = d->cps.data;
+    const uint32_t *lut = d->lut.buf;
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        const Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (!(drop_latin && ch >= 0x41 && ch <= 0x7A))
+            c[m++] = lut[ch];
+    }
+    d->occ_first.len = d->occ_word.len = 0;
+    int64_t total = 0;
+    Py_ssize_t i = 0;
+    while (i < m) {
+        if (c[i] == SPACE) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        while (j < m && c[j] != SPACE)
+            j++;
+        const Py_ssize_t id = word_id(d, c + i, j - i);
+        if (id < 0)
+            return -1;
+        const Word *word = (const Word *)d->word_list.data + id;
+        const int64_t count = word->row_cnt - (j == m ? word->trail : 0);
+        if (count > 0) {
+            if (vec_reserve(&d->occ_first, d->occ_first.len + 1) < 0 ||
+                vec_reserve(&d->occ_word, d->occ_word.len + 1) < 0)
+                return -1;
+            ((int64_t *)d->occ_first.data)[d->occ_first.len++] = total;
+            ((int32_t *)d->occ_word.data)[d->occ_word.len++] = (int32_t)id;
+            total += count;
+        }
+        i = j;
+    }
+    return total;
+}
+
+/* random.choice(ngrams) from stream position *q on: _randbelow(n) by rejection
+   (getrandbits(k) is a stream word >> shift), then that n-gram's profile row. Advances *q
+   past the accepted word; SHORT_STREAM where the stream ends first. */
+static inline int64_t
+next_row(const Detector *d, const uint32_t *stream, Py_ssize_t n_stream, int64_t n, int shift,
+         Py_ssize_t *q)
+{
+    uint32_t r;
+    do {
+        if (*q >= n_stream)
+            return SHORT_STREAM;
+        r = stream[(*q)++] >> shift;
+    } while (r >= (uint64_t)n);
+    const int64_t *first = d->occ_first.data;
+    Py_ssize_t lo = 0, hi = d->occ_first.len;  /* the last occurrence with first <= r */
+    while (hi - lo > 1) {
+        const Py_ssize_t mid = (lo + hi) / 2;
+        if (first[mid] <= (int64_t)r)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const Word *word = (const Word *)d->word_list.data + ((const int32_t *)d->occ_word.data)[lo];
+    return ((const int32_t *)d->word_rows.data)[word->row_off + (r - first[lo])];
+}
+
+/* Detector._detect_block's langprob for the n-grams in occ_first / occ_word (n > 0);
+   0, or 1 where the stream runs out. */
+static int
+trials(Detector *d, int64_t n, const uint32_t *stream, Py_ssize_t n_stream, const double *weight_first,
+       const double *weight_next, Py_ssize_t n_weights, double *langprob)
+{
+    const Py_ssize_t n_lang = d->n_lang;
+    const double *matrix = d->matrix.buf;
+    double *prob = d->prob.data;
+    const double init = 1.0 / (double)n_lang;
+    int shift = 32;  /* 32 - n.bit_length() */
+    for (int64_t v = n; v; v >>= 1)
+        shift--;
+    for (Py_ssize_t j = 0; j < n_lang; j++)
+        langprob[j] = 0.0;
+    Py_ssize_t q = 0;  /* stream position */
+    int have_next = 0;
+    double weight, weight_after = 0.0;
+    for (int trial = 0; trial < N_TRIAL; trial++) {
+        if (!have_next) {  /* random.gauss draws a pair: four stream words */
+            if (q >= n_weights || q + 4 > n_stream)
+                return 1;
+            weight = weight_first[q];
+            weight_after = weight_next[q];
+            q += 4;
+            have_next = 1;
+        }
+        else {
+            weight = weight_after;
+            have_next = 0;
+        }
+        for (Py_ssize_t j = 0; j < n_lang; j++)
+            prob[j] = init;
+        /* the next update's row is looked up (and its cache lines fetched) one update
+           ahead: the profile matrix is tens of MB, each draw a random row of it */
+        int64_t row = next_row(d, stream, n_stream, n, shift, &q);
+        for (int i = 0;; i++) {
+            if (row == SHORT_STREAM)
+                return 1;
+            const Py_ssize_t q_row = q;  /* the stream just after this update's draw */
+            const int64_t next = next_row(d, stream, n_stream, n, shift, &q);
+#if defined(__GNUC__)
+            if (next != SHORT_STREAM)
+                for (Py_ssize_t j = 0; j < n_lang; j += 8)
+                    __builtin_prefetch(matrix + next * n_lang + j);
+#endif
+            const double *p = matrix + row * n_lang;
+            for (Py_ssize_t j = 0; j < n_lang; j++)
+                prob[j] *= weight + p[j];
+            if (i % 5 == 0) {
+                double sump = 0.0, maxp = 0.0;
+                for (Py_ssize_t j = 0; j < n_lang; j++)
+                    sump += prob[j];
+                for (Py_ssize_t j = 0; j < n_lang; j++) {
+                    const double v = prob[j] / sump;
+                    if (maxp < v)
+                        maxp = v;
+                    prob[j] = v;
+                }
+                if (maxp > CONV_THRESHOLD || i >= ITERATION_LIMIT) {
+                    q = q_row;  /* the look-ahead draw is the next trial's to make */
+                    break;
+                }
+            }
+            row = next;
+        }
+        for (Py_ssize_t j = 0; j < n_lang; j++)
+            langprob[j] += prob[j] / (double)N_TRIAL;
+    }
+    return 0;
+}
+
+static int
+buffer_of(PyObject *obj, Py_buffer *view, int flags, Py_ssize_t itemsize, const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, flags | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (view->len % itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: not a whole number of %zd-byte items", name, itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+langprob_many(Detector *d, PyObject *args)
+{
+    PyObject *texts, *stream_obj, *first_obj, *next_obj, *out_obj, *counts_obj;
+    Py_ssize_t start;
+    if (!PyArg_ParseTuple(args, "O!OOOOOn", &PyList_Type, &texts, &stream_obj, &first_obj, &next_obj,
+                          &out_obj, &counts_obj, &start))
+        return NULL;
+    Py_buffer stream = {0}, first = {0}, next = {0}, out = {0}, counts = {0};
+    Py_ssize_t done = -1;
+    if (buffer_of(stream_obj, &stream, PyBUF_SIMPLE, 4, "stream") < 0 ||
+        buffer_of(first_obj, &first, PyBUF_SIMPLE, 8, "weight_first") < 0 ||
+        buffer_of(next_obj, &next, PyBUF_SIMPLE, 8, "weight_next") < 0 ||
+        buffer_of(out_obj, &out, PyBUF_WRITABLE, 8, "out") < 0 ||
+        buffer_of(counts_obj, &counts, PyBUF_WRITABLE, 8, "counts") < 0)
+        goto finish;
+    const Py_ssize_t n_texts = PyList_GET_SIZE(texts);
+    if (out.len / 8 != n_texts * d->n_lang || counts.len / 8 != n_texts || next.len != first.len ||
+        start < 0 || start > n_texts) {
+        PyErr_SetString(PyExc_ValueError, "langprob_many: sizes do not match the texts");
+        goto finish;
+    }
+    for (done = start; done < n_texts; done++) {
+        PyObject *text = PyList_GET_ITEM(texts, done);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "langprob_many: texts must be str");
+            done = -1;
+            break;
+        }
+        if (d->word_list.len > d->max_words || d->word_chars.len > d->max_chars ||
+            d->word_rows.len > d->max_rows)
+            cache_clear(d);
+        const int64_t n = text_ngrams(d, text);
+        if (n < 0) {
+            done = -1;
+            break;
+        }
+        double *langprob = (double *)out.buf + done * d->n_lang;
+        ((int64_t *)counts.buf)[done] = n;
+        if (n == 0) {
+            memset(langprob, 0, sizeof(double) * (size_t)d->n_lang);
+            continue;
+        }
+        if (n > 0xFFFFFFFFLL) {
+            PyErr_SetString(PyExc_ValueError, "langprob_many: more than 2**32 - 1 n-grams in a text");
+            done = -1;
+            break;
+        }
+        if (trials(d, n, stream.buf, stream.len / 4, first.buf, next.buf, first.len / 8, langprob))
+            break;  /* the stream ran out: the caller grows it */
+    }
+finish:
+    PyBuffer_Release(&stream);
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&next);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&counts);
+    if (done < 0)
+        return NULL;
+    return PyLong_FromSsize_t(done);
+}
+
+static PyObject *
+clear(Detector *d, PyObject *unused)
+{
+    cache_clear(d);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+cached_words(Detector *d, PyObject *unused)
+{
+    return PyLong_FromSsize_t(d->word_list.len);
+}
+
+static int
+detector_init(Detector *d, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"lut", "ngram_keys", "ngram_rows", "matrix", "n_lang",
+                             "max_words", "max_chars", "max_rows", NULL};
+    PyObject *lut_obj, *keys_obj, *rows_obj, *matrix_obj;
+    Py_ssize_t n_lang;
+    d->max_words = 100000;  /* as the numpy path's word table (< 60 MB), then emptied */
+    d->max_chars = 1 << 22;
+    d->max_rows = 1 << 23;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn|nnn", kwlist, &lut_obj, &keys_obj, &rows_obj,
+                                     &matrix_obj, &n_lang, &d->max_words, &d->max_chars, &d->max_rows))
+        return -1;
+    if (d->lut.obj != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Detector is already initialized");
+        return -1;
+    }
+    Py_buffer keys = {0}, rows = {0};
+    int rc = -1;
+    if (buffer_of(lut_obj, &d->lut, PyBUF_SIMPLE, 4, "lut") < 0)
+        return -1;
+    if (buffer_of(matrix_obj, &d->matrix, PyBUF_SIMPLE, 8, "matrix") < 0 ||
+        buffer_of(keys_obj, &keys, PyBUF_SIMPLE, 8, "ngram_keys") < 0 ||
+        buffer_of(rows_obj, &rows, PyBUF_SIMPLE, 4, "ngram_rows") < 0)
+        goto finish;
+    const Py_ssize_t n_keys = keys.len / 8;
+    if (d->lut.len / 4 != LUT_SIZE || n_lang <= 0 || d->matrix.len / 8 % n_lang != 0 ||
+        rows.len / 4 != n_keys) {
+        PyErr_SetString(PyExc_ValueError, "Detector: inconsistent model sizes");
+        goto finish;
+    }
+    d->n_lang = n_lang;
+    d->matrix_rows = d->matrix.len / 8 / n_lang;
+    const uint32_t *lut = d->lut.buf;
+    for (Py_ssize_t i = 0; i < LUT_SIZE; i++)
+        if (lut[i] >= LUT_SIZE) {
+            PyErr_SetString(PyExc_ValueError, "Detector: lut maps outside Unicode");
+            goto finish;
+        }
+    if (table_init(&d->ngrams, n_keys) < 0 || table_init(&d->words, 1 << 16) < 0)
+        goto finish;
+    const int64_t *k = keys.buf;
+    const int32_t *r = rows.buf;
+    for (Py_ssize_t i = 0; i < n_keys; i++) {
+        if (k[i] <= 0 || r[i] <= 0 || r[i] >= d->matrix_rows) {  /* the numpy table's sentinel */
+            if (k[i] == INT64_MAX && r[i] == 0)
+                continue;
+            PyErr_SetString(PyExc_ValueError, "Detector: a bad n-gram key or row");
+            goto finish;
+        }
+        if (table_put(&d->ngrams, (uint64_t)k[i], r[i]) < 0)
+            goto finish;
+    }
+    d->word_list.item = sizeof(Word);
+    d->word_chars.item = sizeof(uint32_t);
+    d->word_rows.item = sizeof(int32_t);
+    d->next_same.item = sizeof(int32_t);
+    d->cps.item = sizeof(uint32_t);
+    d->occ_first.item = sizeof(int64_t);
+    d->occ_word.item = sizeof(int32_t);
+    d->prob.item = sizeof(double);
+    if (vec_reserve(&d->prob, n_lang) < 0)
+        goto finish;
+    rc = 0;
+finish:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&rows);
+    return rc;
+}
+
+static void
+detector_dealloc(Detector *d)
+{
+    if (d->lut.obj != NULL)
+        PyBuffer_Release(&d->lut);
+    if (d->matrix.obj != NULL)
+        PyBuffer_Release(&d->matrix);
+    table_free(&d->ngrams);
+    table_free(&d->words);
+    Vec *vecs[] = {&d->word_list, &d->word_chars, &d->word_rows, &d->next_same,
+                   &d->cps, &d->occ_first, &d->occ_word, &d->prob};
+    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+        PyMem_Free(vecs[i]->data);
+    Py_TYPE(d)->tp_free((PyObject *)d);
+}
+
+static PyMethodDef detector_methods[] = {
+    {"langprob_many", (PyCFunction)langprob_many, METH_VARARGS,
+     "langprob_many(texts, stream, weight_first, weight_next, out, counts, start) -> texts done"},
+    {"clear", (PyCFunction)clear, METH_NOARGS, "Empties the word cache (results never depend on it)."},
+    {"cached_words", (PyCFunction)cached_words, METH_NOARGS, "Words in the cache."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DetectorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "c4forge.cleaning_rules.language._langdetect.Detector",
+    .tp_basicsize = sizeof(Detector),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "langdetect 1.0.9's detection (seed 0), compiled; see the top of _langdetect.c.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)detector_init,
+    .tp_dealloc = (destructor)detector_dealloc,
+    .tp_methods = detector_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_langdetect",
+    "langdetect 1.0.9's detection (seed 0), compiled (see langdetect_exact.py).", -1, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__langdetect(void)
+{
+    if (PyType_Ready(&DetectorType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&DetectorType);
+    if (PyModule_AddObject(m, "Detector", (PyObject *)&DetectorType) < 0) {
+        Py_DECREF(&DetectorType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
