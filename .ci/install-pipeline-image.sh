@@ -14,4 +14,4 @@ python -c 'import importlib.util, sys; sys.exit("torch got installed" if importl
 c4forge --help >/dev/null
 # The compiled language detector (optional at install, built where a C compiler is found, as in
 # the Beam SDK image): a worker without it detects languages about 2x slower.
-python -c 'import c4forge.cleaning_rules.language._langdetect'
+python -c 'import c4forge.cleaning_rules.language.langdetect_compiled'

@@ -15,7 +15,7 @@ one core (--cpu, default the first one allowed). For each set it times, page by 
 * exact, warm: the same pages again (the cache then holds the set's words; a long run
   sits between the two, nearer warm as common words dominate);
 * batch B, cold / warm: ``langdetect_exact.detect_top_many(texts, batch_size=B)``, the
-  same way, for each B of --batch-sizes: on the compiled detector (_langdetect.c, where
+  same way, for each B of --batch-sizes: on the compiled detector (langdetect_compiled.c, where
   c4forge was built with it) and on the numpy batch path.
 
 Each is the best of --repeat passes, as CPU time (process_time) and wall time. The

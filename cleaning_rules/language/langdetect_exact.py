@@ -21,7 +21,7 @@ Public API:
     "filtered:no_predictions" (the english-filter counter names).
 ``detect_top_many(texts, batch_size=512)``
     ``[detect_top(t) for t in texts]``, the same tuples: by the compiled detector
-    (``_langdetect.c``) where c4forge was built with it, else batch_size texts advanced
+    (``langdetect_compiled.c``) where c4forge was built with it, else batch_size texts advanced
     together by numpy.
 ``backend()``, ``batch_path_problem()``, ``compiled_problem()``, ``clear_caches()``
     which path runs (a failed self-check falls back to langdetect itself, to the per-text
@@ -54,7 +54,7 @@ from typing import Optional
 import numpy as np
 
 try:  # built at install where a C compiler is found; otherwise numpy gives the same results
-    from . import _langdetect as _compiled
+    from . import langdetect_compiled as _compiled
 except ImportError:  # pragma: no cover - depends on the install
     _compiled = None
 
@@ -1134,7 +1134,7 @@ def _trial_weights(min_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _detect_top_compiled(model: _Model, prepared: list) -> list:
-    """detect_top of the prepared texts by the compiled detector (_langdetect.c)."""
+    """detect_top of the prepared texts by the compiled detector (langdetect_compiled.c)."""
     count = len(prepared)
     langprob = np.zeros((count, model.n_lang))
     ngrams = np.zeros(count, dtype=np.int64)
@@ -1237,7 +1237,7 @@ _word_cache = _WordRows()
 _word_table = _WordTable()
 _table_lock = threading.Lock()
 _batch_problem = ""  # why detect_top_many uses the per-text path ('' if it does not)
-_compiled_on = False  # detect_top_many runs the compiled detector (_langdetect.c)
+_compiled_on = False  # detect_top_many runs the compiled detector (langdetect_compiled.c)
 _compiled_detector = None  # its _compiled.Detector (model and word cache)
 _compiled_problem = ""  # why it does not ('' if it does)
 _reference_lock = threading.Lock()

@@ -9,7 +9,7 @@ line cleaning, and prefixes / suffixes / line subsets / case changes of them).
 The batch API ``detect_top_many`` is compared the same way (exact tuples) with langdetect
 and with ``detect_top``, over batch sizes, mixes of texts, forced hash collisions and
 small limits that exercise its rarer paths, on both of its paths: the compiled detector
-(_langdetect.c, used where it was built) and the numpy batch path.
+(langdetect_compiled.c, used where it was built) and the numpy batch path.
 """
 
 from __future__ import annotations

@@ -594,10 +594,10 @@ static PyMethodDef detector_methods[] = {
 
 static PyTypeObject DetectorType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "c4forge.cleaning_rules.language._langdetect.Detector",
+    .tp_name = "c4forge.cleaning_rules.language.langdetect_compiled.Detector",
     .tp_basicsize = sizeof(Detector),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "langdetect 1.0.9's detection (seed 0), compiled; see the top of _langdetect.c.",
+    .tp_doc = "langdetect 1.0.9's detection (seed 0), compiled; see the top of langdetect_compiled.c.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)detector_init,
     .tp_dealloc = (destructor)detector_dealloc,
@@ -605,12 +605,12 @@ static PyTypeObject DetectorType = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_langdetect",
+    PyModuleDef_HEAD_INIT, "langdetect_compiled",
     "langdetect 1.0.9's detection (seed 0), compiled (see langdetect_exact.py).", -1, NULL,
 };
 
 PyMODINIT_FUNC
-PyInit__langdetect(void)
+PyInit_langdetect_compiled(void)
 {
     if (PyType_Ready(&DetectorType) < 0)
         return NULL;
