@@ -10,7 +10,7 @@
      matrix      the profiles' probabilities (rows x n_lang doubles).
    and a cache of words and their n-gram rows (an exact cache: words are compared char by
    char; emptied before a text when it holds more than max_words words, max_chars chars or
-   max_rows rows, keyword arguments; results never depend on it).
+   max_rows rows, keyword arguments; results never depend on it); keyword sum_mode: below.
 
    Detector.langprob_many(texts, stream, weight_first, weight_next, out, counts, start)
    takes texts prepared as langdetect's Detector.append leaves them (URLs and e-mails
@@ -24,19 +24,21 @@
        when the text does not end with one), those in the profiles;
      seven trials: alpha from the next gauss, prob = 1/L each; then, update i = 0, 1, ...:
        random.choice(ngrams) -> prob[j] *= weight + p(row)[j];
-       when i % 5 == 0: sump = sum(prob) left to right, prob[j] /= sump, maxp the largest;
+       when i % 5 == 0: sump = sum(prob), prob[j] /= sump, maxp the largest;
        stop when maxp > 0.99999 or i >= 1000;
      langprob[j] += prob[j] / 7, trial after trial.
    random.Random(0)'s 32-bit outputs come in as `stream`; a trial that draws its gauss pair
    at stream position q has weight alpha / 10000 = weight_first[q], the trial after it
    weight_next[q]. So what needs libm stays in Python, and this file only multiplies, adds
-   and divides; it is compiled with -ffp-contract=off (no fused multiply-add). The sum is
-   CPython's sum() before 3.12 (the caller uses this only where they agree).
+   and divides; it is compiled with -ffp-contract=off (no fused multiply-add). sum() is the
+   running interpreter's: sum_mode 0 adds left to right (CPython before 3.12), 1 is 3.12's
+   compensated sum (Neumaier); the caller finds out which at load.
    Returns the number of texts done: fewer than given where a text needs stream words
    beyond those passed (the caller grows the stream and calls again from that text). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -154,6 +156,7 @@ typedef struct {
     Py_buffer lut, matrix;
     Py_ssize_t n_lang, matrix_rows;
     Py_ssize_t max_words, max_chars, max_rows;  /* the word cache's limits */
+    int sum_mode;       /* how sum() adds: 0 left to right, 1 Neumaier (CPython >= 3.12) */
     Table ngrams;       /* packed n-gram key -> matrix row */
     Table words;        /* word hash -> first word id of that hash (then Word.next_same) */
     Vec word_list;      /* Word */
@@ -338,6 +341,31 @@ next_row(const Detector *d, const uint32_t *stream, Py_ssize_t n_stream, int64_t
     return ((const int32_t *)d->word_rows.data)[word->row_off + (r - first[lo])];
 }
 
+/* sum(values) as the running CPython computes it (values are finite and positive here;
+   the first one comes in through 0 + values[0], exactly values[0]). */
+static inline double
+python_sum(const double *values, Py_ssize_t count, int mode)
+{
+    double total = values[0];
+    if (mode == 0) {
+        for (Py_ssize_t j = 1; j < count; j++)
+            total += values[j];
+        return total;
+    }
+    double compensation = 0.0;  /* bltinmodule.c's Neumaier loop (3.12 and later) */
+    for (Py_ssize_t j = 1; j < count; j++) {
+        const double x = values[j], t = total + x;
+        if (fabs(total) >= fabs(x))
+            compensation += (total - t) + x;
+        else
+            compensation += (x - t) + total;
+        total = t;
+    }
+    if (compensation != 0.0 && isfinite(compensation))
+        total += compensation;
+    return total;
+}
+
 /* Detector._detect_block's langprob for the n-grams in occ_first / occ_word (n > 0);
    0, or 1 where the stream runs out. */
 static int
@@ -388,9 +416,8 @@ trials(Detector *d, int64_t n, const uint32_t *stream, Py_ssize_t n_stream, cons
             for (Py_ssize_t j = 0; j < n_lang; j++)
                 prob[j] *= weight + p[j];
             if (i % 5 == 0) {
-                double sump = 0.0, maxp = 0.0;
-                for (Py_ssize_t j = 0; j < n_lang; j++)
-                    sump += prob[j];
+                const double sump = python_sum(prob, n_lang, d->sum_mode);
+                double maxp = 0.0;
                 for (Py_ssize_t j = 0; j < n_lang; j++) {
                     const double v = prob[j] / sump;
                     if (maxp < v)
@@ -502,15 +529,21 @@ static int
 detector_init(Detector *d, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"lut", "ngram_keys", "ngram_rows", "matrix", "n_lang",
-                             "max_words", "max_chars", "max_rows", NULL};
+                             "max_words", "max_chars", "max_rows", "sum_mode", NULL};
     PyObject *lut_obj, *keys_obj, *rows_obj, *matrix_obj;
     Py_ssize_t n_lang;
     d->max_words = 100000;  /* as the numpy path's word table (< 60 MB), then emptied */
     d->max_chars = 1 << 22;
     d->max_rows = 1 << 23;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn|nnn", kwlist, &lut_obj, &keys_obj, &rows_obj,
-                                     &matrix_obj, &n_lang, &d->max_words, &d->max_chars, &d->max_rows))
+    d->sum_mode = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn|nnni", kwlist, &lut_obj, &keys_obj, &rows_obj,
+                                     &matrix_obj, &n_lang, &d->max_words, &d->max_chars, &d->max_rows,
+                                     &d->sum_mode))
         return -1;
+    if (d->sum_mode != 0 && d->sum_mode != 1) {
+        PyErr_SetString(PyExc_ValueError, "Detector: sum_mode is 0 (left to right) or 1 (Neumaier)");
+        return -1;
+    }
     if (d->lut.obj != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Detector is already initialized");
         return -1;

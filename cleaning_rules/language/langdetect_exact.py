@@ -1200,7 +1200,7 @@ def detect_top_many(texts: Sequence[str], batch_size: int = _BATCH_SIZE) -> list
     """[detect_top(text) for text in texts] (the same tuples), batch_size texts at a time."""
     texts = list(texts)
     model = _get_model()
-    if model is None or _batch_problem:
+    if model is None or (_batch_problem and not _compiled_on):
         return [detect_top(text) for text in texts]
     batch_size = min(max(1, batch_size), _BATCH_MAX)
     out: list = []
@@ -1294,19 +1294,57 @@ def _load() -> None:
 
 def _set_compiled(model: _Model, model_problem: str = "") -> None:
     global _compiled_on, _compiled_problem, _compiled_detector
+    sum_mode = _sum_mode()
     if model_problem:  # langdetect itself runs
         _compiled_problem = f"the exact re-implementation is off: {model_problem}"
     elif _compiled is None:
         _compiled_problem = "c4forge was installed without its compiled part (no C compiler at install)"
-    elif _batch_problem:  # it adds as CPython's sum() before 3.12 does, as the batch path
-        _compiled_problem = f"the batch path is off: {_batch_problem}"
+    elif sum_mode is None:
+        _compiled_problem = "sum() is neither a left-to-right nor a Neumaier sum"
     else:
         _compiled_detector = _compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows,
-                                                model.matrix, model.n_lang)
+                                                model.matrix, model.n_lang, sum_mode=sum_mode)
         _compiled_problem = _compiled_self_check(model)
         if _compiled_problem:
             warnings.warn(f"langdetect_exact: {_compiled_problem}; using the numpy path", RuntimeWarning)
     _compiled_on = not _compiled_problem
+
+
+def _left_to_right_sum(values: list) -> float:
+    """CPython's sum() of floats before 3.12."""
+    total = 0
+    for x in values:
+        total = total + x
+    return total
+
+
+def _neumaier_sum(values: list) -> float:
+    """CPython's sum() of floats from 3.12 on (bltinmodule.c: Neumaier's compensated sum,
+    the first value taken as 0 + values[0])."""
+    if not values:
+        return 0
+    total, compensation = 0 + values[0], 0.0
+    for x in values[1:]:
+        t = total + x
+        if abs(total) >= abs(x):
+            compensation += (total - t) + x
+        else:
+            compensation += (x - t) + total
+        total = t
+    if compensation and math.isfinite(compensation):
+        total += compensation
+    return total
+
+
+def _sum_mode() -> Optional[int]:
+    """How this interpreter's sum() adds langdetect's probabilities: 0 left to right, 1 as
+    Neumaier (the compiled detector's sum_mode), None neither."""
+    check = np.random.default_rng(2)
+    vectors = [(check.random(55) * np.exp(check.standard_normal(55) * 20)).tolist() for _ in range(64)]
+    for mode, emulated in enumerate((_left_to_right_sum, _neumaier_sum)):
+        if all(sum(v) == emulated(v) for v in vectors):
+            return mode
+    return None
 
 
 def _self_check() -> str:

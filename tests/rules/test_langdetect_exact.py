@@ -15,6 +15,7 @@ small limits that exercise its rarer paths, on both of its paths: the compiled d
 from __future__ import annotations
 
 import collections
+import os
 import random
 import threading
 import unicodedata
@@ -590,6 +591,7 @@ def test_batch_self_check_and_per_text_fallback(monkeypatch):
     detect_top = L.detect_top
     monkeypatch.setattr(L, "detect_top", lambda text: calls.append(text) or detect_top(text))
     monkeypatch.setattr(L, "_batch_problem", "simulated")
+    monkeypatch.setattr(L, "_compiled_on", False)  # (the compiled detector has its own sum: tested below)
     assert L.detect_top_many(texts) == [detect_top(t) for t in texts]
     assert calls == texts
 
@@ -691,8 +693,8 @@ def test_compiled_detector_off_when_its_check_fails(compiled, monkeypatch):
     import math
 
     class OffByOneUlp:
-        def __init__(self, *args):
-            self.inner = compiled.Detector(*args)
+        def __init__(self, *args, **kwargs):
+            self.inner = compiled.Detector(*args, **kwargs)
 
         def langprob_many(self, texts, stream, first, nxt, out, counts, start):
             done = self.inner.langprob_many(texts, stream, first, nxt, out, counts, start)
@@ -743,3 +745,51 @@ def test_compiled_detector_rejects_bad_arguments(compiled):
         detector.langprob_many([EN, b"bytes"], stream, first, nxt, out, counts, 0)
     assert detector.langprob_many([EN, "12345"], stream, first, nxt, out, counts, 0) == 2
     assert counts[0] > 0 and counts[1] == 0 and not out[1].any()
+
+
+def test_compiled_detector_adds_as_this_interpreters_sum(compiled, monkeypatch):
+    """Under a compensated sum() (CPython 3.12's, emulated), the numpy batch path is off,
+    the compiled detector adds as Neumaier and still equals the per-text path, whose
+    probabilities then differ from the left-to-right sum's for some texts."""
+    texts = mixed_texts()
+    plain = [L.detect_top(t) for t in texts]
+    assert L._sum_mode() == 0
+    monkeypatch.setattr(L, "sum", L._neumaier_sum, raising=False)
+    assert L._sum_mode() == 1 and L._batch_self_check() != ""
+    monkeypatch.setattr(L, "_batch_problem", L._batch_self_check())
+    L._set_compiled(L._get_model())
+    assert L._compiled_on
+    calls = []
+    run = L._detect_top_compiled
+    monkeypatch.setattr(L, "_detect_top_compiled", lambda *a: calls.append(1) or run(*a))
+    compensated = [L.detect_top(t) for t in texts]
+    assert sum(a != b for a, b in zip(plain, compensated)) > 0
+    assert_same_tops(L.detect_top_many(texts), compensated, texts)
+    assert calls
+    monkeypatch.setattr(L, "sum", lambda values: 0.5, raising=False)
+    assert L._sum_mode() is None
+
+
+@pytest.mark.parametrize("version", ["3.11", "3.12", "3.13"])
+def test_sum_emulations_equal_cpythons_sum(version):
+    """_left_to_right_sum is CPython 3.11's sum() of floats, _neumaier_sum 3.12's and
+    3.13's, checked against those interpreters where they are installed."""
+    import json
+    import shutil
+    import subprocess
+
+    import glob
+
+    candidates = [shutil.which(f"python{version}"),
+                  *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))]
+    runs = [p for p in candidates if p and subprocess.run([p, "-c", "pass"], capture_output=True).returncode == 0]
+    if not runs:
+        pytest.skip(f"python{version} is not installed here")
+    python = runs[0]
+    rng = np.random.default_rng(5)
+    vectors = [(rng.random(55) * np.exp(rng.standard_normal(55) * 20)).tolist() for _ in range(300)]
+    vectors += [[1e16, 1.0, -1e16], [0.1] * 10, [1.0], [2.0 ** -1074, 1.0, 1e308, 1e308]]
+    got = subprocess.run([python, "-c", "import json, sys; print(json.dumps([sum(v) for v in json.load(sys.stdin)]))"],
+                         input=json.dumps(vectors), capture_output=True, text=True, timeout=60, check=True)
+    expected = L._left_to_right_sum if version == "3.11" else L._neumaier_sum
+    assert json.loads(got.stdout) == [expected(v) for v in vectors]
