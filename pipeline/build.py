@@ -265,6 +265,10 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
     if not_c4:
         logger.warning(not_c4)
     local = is_local_runner(options)
+    # Only a local run's workers are this install; mC4 labels pages with CLD3.
+    slower = language.slower_without_compiled(config.langid) if local and not profile.multilingual else None
+    if slower:
+        logger.warning(slower)
     input_bytes = input_bytes_of(wet_paths) if local else 0  # for the progress of DoFns in this process
     started = time.time()
     with contextlib.ExitStack() as stack:

@@ -43,6 +43,7 @@ from .english_filter import (
     english_or_none,
     english_verdict,
     langdetect_top,
+    slower_without_compiled,
 )
 
 __all__ = [
@@ -52,5 +53,5 @@ __all__ = [
     "EnglishBatchDetector", "Identifier", "LanguageIdUnavailable", "LanguageResult", "LanguageTop",
     "check_backend", "check_gcld3", "cld3_identifier", "detect_english", "detect_english_batch",
     "detect_english_cld3", "differs_from_c4", "english_batch_detector", "english_or_none",
-    "english_verdict", "gcld3_identifier", "langdetect_top", "predict_language",
+    "english_verdict", "gcld3_identifier", "langdetect_top", "predict_language", "slower_without_compiled",
 ]

@@ -1,7 +1,8 @@
 /* langdetect 1.0.9's detection of a text (seed 0), compiled: the same n-grams, the same
    random draws and the same double operations in the same order as langdetect's Python
-   (Detector._extract_ngrams, _detect_block) and as langdetect_exact.py's numpy batch path,
-   which the load-time check and the tests compare it with.
+   (Detector._extract_ngrams, _detect_block) and as langdetect_exact.py's per-text and numpy
+   batch paths: its load-time check compares it with the per-text path, the tests with
+   langdetect and with both paths.
 
    Detector(lut, ngram_keys, ngram_rows, matrix, n_lang) holds the model:
      lut         NGram.normalize as a code-point table (uint32, 0x110000 entries);

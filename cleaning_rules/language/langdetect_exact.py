@@ -1248,6 +1248,12 @@ def backend() -> str:
     return "numpy" if _get_model() is not None else "langdetect"
 
 
+def compiled_installed() -> bool:
+    """Whether this install has the compiled detector (built where a C compiler was found);
+    cheap: the model is not loaded."""
+    return _compiled is not None
+
+
 def compiled_problem() -> str:
     """Why ``detect_top_many`` does not run the compiled detector ('' when it does)."""
     _get_model()
