@@ -951,6 +951,7 @@ def _chunk_features(model, table, texts, lengths, first, totals, feats) -> None:
     totals[:] = int(before[-1]), end
 
 
+_GAUSS_INITIAL = 4096  # stream positions of the gauss table at first (grows on demand)
 _gauss_lock = threading.Lock()
 _gauss_state: Optional[tuple[np.ndarray, np.ndarray]] = None  # replaced whole, never mutated
 
@@ -964,7 +965,7 @@ def _gauss_table(min_len: int) -> tuple[np.ndarray, np.ndarray]:
     with _gauss_lock:
         state = _gauss_state
         if state is None or len(state[0]) < min_len:
-            size = max(4096, min_len, 0 if state is None else 2 * len(state[0]))
+            size = max(_GAUSS_INITIAL, min_len, 0 if state is None else 2 * len(state[0]))
             _, words = _stream(size + 4)
             pairs = [_gauss_pair(words, q) for q in range(size)]
             state = _gauss_state = (np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
@@ -1033,7 +1034,7 @@ def _batch_langprob(model: _Model, feats: _Features, texts: np.ndarray) -> np.nd
     z, gauss_next = _gauss_pair(words, 0)
     st[:, _CUR] = st[:, _BASE] + np.count_nonzero((arr[:4] >> shift[:, None]) < n[:, None], axis=1)
     fl = np.empty((count, 2))  # weight, gauss_next
-    fl[:, 0] = (_ALPHA_DEFAULT + (0.0 + z * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
+    fl[:, 0] = _trial_weight(z)
     fl[:, 1] = gauss_next
     prob = np.tile(model.init_prob, (count, 1))
     matrix, init_prob = model.matrix, model.init_prob
@@ -1096,7 +1097,7 @@ def _batch_langprob(model: _Model, feats: _Features, texts: np.ndarray) -> np.nd
                 fl[te, 1] = gn[qe]
                 drawn = arr[qe[:, None] + _AR4] >> st[te, _SH][:, None]
                 st[te, _CUR] += np.count_nonzero(drawn < st[te, _N][:, None], axis=1)
-            fl[nxt, 0] = (_ALPHA_DEFAULT + (0.0 + z * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
+            fl[nxt, 0] = _trial_weight(z)
             prob[nxt] = init_prob
             st[nxt, _BLK] = 0
         if not more.all():
@@ -1109,28 +1110,19 @@ def _batch_langprob(model: _Model, feats: _Features, texts: np.ndarray) -> np.nd
     return langprob
 
 
-_WEIGHTS_INITIAL = 1 << 13  # stream positions given to the compiled detector at first (grows on demand)
-_weights_lock = threading.Lock()
-_weights_state: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = None  # replaced whole
+def _trial_weight(z):
+    """Detector._detect_block's weight, alpha / BASE_FREQ, of a trial whose gauss is z
+    (a float or an array of them)."""
+    return (_ALPHA_DEFAULT + (0.0 + z * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
 
 
 def _trial_weights(min_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(stream words, weight_first, weight_next) for the compiled loop: a trial that draws
-    its gauss pair at stream position q has weight alpha / BASE_FREQ = weight_first[q], the
-    trial after it weight_next[q] (the pair's second value); q = 0 .. >= min_len - 1."""
-    global _weights_state
-    state = _weights_state
-    if state is not None and len(state[1]) >= min_len:
-        return state
-    with _weights_lock:
-        state = _weights_state
-        if state is None or len(state[1]) < min_len:
-            size = max(_WEIGHTS_INITIAL, min_len, 0 if state is None else 2 * len(state[1]))
-            gz, gn = _gauss_table(size)
-            arr, _ = _stream(size + 4)
-            state = _weights_state = (arr, (_ALPHA_DEFAULT + (0.0 + gz * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ,
-                                      (_ALPHA_DEFAULT + (0.0 + gn * 1.0) * _ALPHA_WIDTH) / _BASE_FREQ)
-        return state
+    """(stream words, weight_first, weight_next) for the compiled detector: a trial that
+    draws its gauss pair at stream position q has weight weight_first[q], the trial after it
+    weight_next[q] (the pair's second value); q = 0 .. >= min_len - 1."""
+    gz, gn = _gauss_table(min_len)
+    arr, _ = _stream(len(gz) + 4)
+    return arr, _trial_weight(gz), _trial_weight(gn)
 
 
 def _detect_top_compiled(model: _Model, prepared: list) -> list:

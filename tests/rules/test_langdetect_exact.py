@@ -672,9 +672,9 @@ def test_compiled_stream_growth_and_small_word_cache(compiled, monkeypatch):
     texts = mixed_texts()[:120] + LIMIT
     expected = [L.detect_top(t) for t in texts]
     model = L._get_model()
-    monkeypatch.setattr(L, "_WEIGHTS_INITIAL", 8)
+    monkeypatch.setattr(L, "_GAUSS_INITIAL", 8)
     monkeypatch.setattr(L, "_STREAM_INITIAL", 16)
-    for state in ("_weights_state", "_stream_state", "_gauss_state"):
+    for state in ("_stream_state", "_gauss_state"):
         monkeypatch.setattr(L, state, None)
     small = compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang,
                               max_words=40, max_chars=400, max_rows=500)
