@@ -1136,9 +1136,8 @@ def _detect_top_compiled(model: _Model, prepared: list) -> list:
             stream, first, nxt = _trial_weights(2 * size)
             size = len(first)
             done = _compiled_detector.langprob_many(prepared, stream, first, nxt, langprob, ngrams, done)
-    out: list = [(None, 0.0, "filtered:langdetect_exception")] * count
     live = np.flatnonzero(ngrams)
-    return _top_predictions(model, langprob[live], live, out)
+    return _top_predictions(model, langprob[live], live, count)
 
 
 def _compiled_self_check(model: _Model) -> str:
@@ -1161,9 +1160,11 @@ def _compiled_self_check(model: _Model) -> str:
     return "" if compiled == expect else "the compiled detector's results differ from the per-text path's"
 
 
-def _top_predictions(model: _Model, langprob: np.ndarray, live: np.ndarray, out: list) -> list:
-    """out with detect_top's tuple for each text live[i] whose langprob is langprob[i]:
-    _sorted_predictions' first entry, the largest p > 0.1 (the first language on ties)."""
+def _top_predictions(model: _Model, langprob: np.ndarray, live: np.ndarray, count: int) -> list:
+    """detect_top's tuples of count texts: for text live[i], whose langprob is langprob[i],
+    _sorted_predictions' first entry, the largest p > 0.1 (the first language on ties); for
+    the others, no features."""
+    out: list = [(None, 0.0, "filtered:langdetect_exception")] * count
     best = langprob.argmax(axis=1)
     best_p = langprob[np.arange(len(live)), best]
     langlist = model.langlist
@@ -1181,8 +1182,7 @@ def _detect_top_batch(model: _Model, texts: list, prepared: list) -> list:
         feats = _batch_features(model, _word_table, prepared)
     texts = texts[: len(feats.n)]
     live = np.flatnonzero((feats.n > 0) & ~feats.fallback)
-    out: list = [(None, 0.0, "filtered:langdetect_exception")] * len(texts)
-    _top_predictions(model, _batch_langprob(model, feats, live), live, out)
+    out = _top_predictions(model, _batch_langprob(model, feats, live), live, len(texts))
     for i in np.flatnonzero(feats.fallback).tolist():
         out[i] = detect_top(texts[i])
     return out
@@ -1207,11 +1207,17 @@ def detect_top_many(texts: Sequence[str], batch_size: int = _BATCH_SIZE) -> list
     return out
 
 
+def _wide_floats(rng: np.random.Generator, shape) -> np.ndarray:
+    """Positive doubles spread over many magnitudes (55 per row: langdetect's languages),
+    where summation orders and methods give different roundings: the self-checks' inputs."""
+    return rng.random(shape) * np.exp(rng.standard_normal(shape) * 20)
+
+
 def _batch_self_check() -> str:
     """'' if _row_sums_max gives this interpreter's sum() and max(), else the problem."""
     check = np.random.default_rng(1)
     for count in (1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 300, 2048):
-        r = check.random((count, 55)) * np.exp(check.standard_normal((count, 55)) * 20)
+        r = _wide_floats(check, (count, 55))
         sums, top = _row_sums_max(r)
         if sums.tolist() != list(map(sum, r.tolist())):
             return "sum() is not a left-to-right double sum"
@@ -1292,7 +1298,7 @@ def _load() -> None:
 
 def _set_compiled(model: _Model, model_problem: str = "") -> None:
     global _compiled_on, _compiled_problem, _compiled_detector
-    sum_mode = _sum_mode()
+    sum_mode = _sum_mode() if _compiled is not None and not model_problem else None
     if model_problem:  # langdetect itself runs
         _compiled_problem = f"the exact re-implementation is off: {model_problem}"
     elif _compiled is None:
@@ -1337,8 +1343,7 @@ def _neumaier_sum(values: list) -> float:
 def _sum_mode() -> Optional[int]:
     """How this interpreter's sum() adds langdetect's probabilities: 0 left to right, 1 as
     Neumaier (the compiled detector's sum_mode), None neither."""
-    check = np.random.default_rng(2)
-    vectors = [(check.random(55) * np.exp(check.standard_normal(55) * 20)).tolist() for _ in range(64)]
+    vectors = _wide_floats(np.random.default_rng(2), (64, 55)).tolist()
     for mode, emulated in enumerate((_left_to_right_sum, _neumaier_sum)):
         if all(sum(v) == emulated(v) for v in vectors):
             return mode
@@ -1371,7 +1376,7 @@ def _self_check() -> str:
             q = int(draws.pos[a + count - 1]) + 1
     check = np.random.default_rng(0)
     for _ in range(20):
-        a = check.random((6, 55)) * np.exp(check.standard_normal((6, 55)) * 20)
+        a = _wide_floats(check, (6, 55))
         expect = a[0].tolist()
         for k in range(1, 6):
             expect = [x * y for x, y in zip(expect, a[k].tolist())]
