@@ -704,13 +704,16 @@ def resolve_revision(rev: str) -> tuple[Path, str]:
 
 @contextlib.contextmanager
 def revision_checkout(root: Path, commit: str):
-    """COMMIT checked out as a detached worktree named ``c4forge`` in a temporary folder: that
+    """COMMIT checked out as a detached worktree named ``c4forge`` in a temporary folder, its C
+    extensions built in place (as ``pip install`` builds them; git does not hold them): that
     folder first on PYTHONPATH imports c4forge from COMMIT. Removed afterwards, also on failure."""
     tmp = Path(tempfile.mkdtemp(prefix="c4-benchmark-rev-"))
     tree = tmp / "c4forge"
     try:
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=root, check=True,
                        stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "build_ext", "--inplace",
+                        "--quiet"], cwd=tree, check=True, stdout=subprocess.DEVNULL)
         yield tree
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=root, capture_output=True)

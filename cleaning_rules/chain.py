@@ -324,6 +324,23 @@ def rule_chain(profile: Profile, badwords, *, langid_backend: str = language.LAN
     return Chain(stages, profile.multilingual)
 
 
+def slower_without_compiled(profile: Profile, langid_backend: str = language.LANGDETECT) -> Optional[str]:
+    """The warning a local build logs when this install lacks compiled code that ``profile``'s
+    chain would run (installed where no C compiler was found: the same output, more CPU);
+    None when it has it all."""
+    missing = []
+    if profile.clean and profile.badwords != "line" and not lines.compiled_installed():
+        missing.append(("line rules", "cleaning"))
+    if not profile.multilingual and language.compiled_detector_missing(langid_backend):
+        missing.append(("language detector", "language detection"))
+    if not missing:
+        return None
+    parts, stages = (" and ".join(names) for names in zip(*missing))
+    return (f"c4forge was installed without its compiled {parts} (no C compiler at install): the same "
+            f"output, but {stages} takes about 3x the CPU; reinstall c4forge where gcc or clang is found "
+            f"to speed it up")
+
+
 # --- in memory --------------------------------------------------------------------------------
 
 def run_stage_in_memory(stage: Stage, pages: list[Page], counts: Counter) -> list[Page]:

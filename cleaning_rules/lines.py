@@ -21,6 +21,11 @@ from .counters import CLEAN_PAGE, chars_key, key
 from .page import Page
 from .sentences import load_punkt
 
+try:  # built by pip install where a C compiler is found; the Python path gives the same results
+    from . import lines_compiled
+except ImportError:
+    lines_compiled = None
+
 MIN_WORDS_PER_LINE = 5
 MIN_NUM_SENTENCES = 3
 MAX_WORD_LENGTH = 1000
@@ -225,15 +230,10 @@ def lines_needing_rules(raw_lines: list[str], text: str, max_word_length: Option
     return sorted(set(with_end_mark).union(others))
 
 
-def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[Page]:
-    """Returns the cleaned page, or None when a page rule removes it.
-
-    Same result and counters as running judge_line on every stripped line in order
-    (tests/test_rules_lines.py checks this against the per-rule functions); lines
-    that can only be no_endmark drops (see lines_needing_rules) are counted in bulk,
-    and removals are added to counters once per page.
-    """
-    text = page.text
+def _judge_lines_in_python(text: str, rules: CleaningRules):
+    """judge_line on every stripped line of text, in order, until a line removes the page:
+    (kept lines, {reason: lines}, {reason: raw characters}, page reason or None, raw
+    characters before the line that removed the page (or all), raw characters kept)."""
     raw_lines = text.splitlines()
     judged = lines_needing_rules(raw_lines, text, rules.max_word_length)
 
@@ -270,6 +270,48 @@ def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[
         removed_lines[NO_ENDMARK] = removed_lines.get(NO_ENDMARK, 0) + unjudged
         removed_chars[NO_ENDMARK] = (removed_chars.get(NO_ENDMARK, 0)
                                      + raw_chars_before_stop - judged_raw_chars)
+    return kept, removed_lines, removed_chars, page_reason, raw_chars_before_stop, kept_raw_chars
+
+
+# lines_compiled.judge_lines' reasons, in its order.
+_COMPILED_LINE_REASONS = (TOO_LONG_WORD, NO_ENDMARK, TOO_SHORT, JAVASCRIPT, POLICY)
+_COMPILED_PAGE_REASONS = {0: None}
+if lines_compiled is not None:
+    _COMPILED_PAGE_REASONS.update({lines_compiled.PAGE_LOREM_IPSUM: LOREM_IPSUM,
+                                   lines_compiled.PAGE_CURLY_BRACKET: CURLY_BRACKET})
+
+
+def _judge_lines_compiled(text: str, rules: CleaningRules):
+    """_judge_lines_in_python's result from lines_compiled.judge_lines (no line bad words)."""
+    mwl = -1 if rules.max_word_length is None else rules.max_word_length
+    kept, removed, page_code, raw_chars_before_stop, kept_raw_chars = lines_compiled.judge_lines(
+        text, rules.min_words_per_line, mwl, remove_citations)
+    removed_lines: dict[str, int] = {}
+    removed_chars: dict[str, int] = {}
+    for reason, n, chars in zip(_COMPILED_LINE_REASONS, removed[0::2], removed[1::2]):
+        if n:
+            removed_lines[reason], removed_chars[reason] = n, chars
+    return kept, removed_lines, removed_chars, _COMPILED_PAGE_REASONS[page_code], raw_chars_before_stop, kept_raw_chars
+
+
+def compiled_installed() -> bool:
+    """Whether this install has the compiled line rules (built where a C compiler was found)."""
+    return lines_compiled is not None
+
+
+def clean_page(page: Page, rules: CleaningRules, counters: Counter) -> Optional[Page]:
+    """Returns the cleaned page, or None when a page rule removes it.
+
+    Same result and counters as running judge_line on every stripped line in order
+    (tests/test_rules_lines.py checks this against the per-rule functions): compiled
+    (``lines_compiled.c``) where installed and no bad-word rule runs per line; otherwise in
+    Python, where lines that can only be no_endmark drops (see lines_needing_rules) are
+    counted in bulk. Removals are added to counters once per page.
+    """
+    text = page.text
+    judge = _judge_lines_compiled if lines_compiled is not None and rules.line_badword_hit is None \
+        else _judge_lines_in_python
+    kept, removed_lines, removed_chars, page_reason, raw_chars_before_stop, kept_raw_chars = judge(text, rules)
     for reason, n in removed_lines.items():
         count_name, chars_name = _KEYS[reason]
         counters[count_name] += n

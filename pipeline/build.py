@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from c4forge.cleaning_rules import chain as chain_lib
 from c4forge.cleaning_rules import language, mc4
 from c4forge.cleaning_rules.badwords import load_badwords
 from c4forge.cleaning_rules.profiles import DEFAULT_PROFILE, Profile, get_profile
@@ -265,8 +266,8 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
     if not_c4:
         logger.warning(not_c4)
     local = is_local_runner(options)
-    # Only a local run's workers are this install; mC4 labels pages with CLD3.
-    slower = language.slower_without_compiled(config.langid) if local and not profile.multilingual else None
+    # Only a local run's workers are this install.
+    slower = chain_lib.slower_without_compiled(profile, config.langid) if local else None
     if slower:
         logger.warning(slower)
     input_bytes = input_bytes_of(wet_paths) if local else 0  # for the progress of DoFns in this process

@@ -35,6 +35,7 @@ from .english_filter import (
     LanguageTop,
     check_backend,
     cld3_identifier,
+    compiled_detector_missing,
     detect_english,
     detect_english_batch,
     detect_english_cld3,
@@ -43,7 +44,6 @@ from .english_filter import (
     english_or_none,
     english_verdict,
     langdetect_top,
-    slower_without_compiled,
 )
 
 __all__ = [
@@ -51,7 +51,7 @@ __all__ = [
     "CLD3_MIN_NUM_BYTES", "GCLD3_INSTALL_HINT", "LANGDETECT", "LANGUAGE_FILTER", "MC4_LANGUAGES",
     "MC4_MIN_PROBABILITY", "MIN_PROBABILITY", "UNKNOWN_LANGUAGE",
     "EnglishBatchDetector", "Identifier", "LanguageIdUnavailable", "LanguageResult", "LanguageTop",
-    "check_backend", "check_gcld3", "cld3_identifier", "detect_english", "detect_english_batch",
+    "check_backend", "check_gcld3", "cld3_identifier", "compiled_detector_missing", "detect_english", "detect_english_batch",
     "detect_english_cld3", "differs_from_c4", "english_batch_detector", "english_or_none",
-    "english_verdict", "gcld3_identifier", "langdetect_top", "predict_language", "slower_without_compiled",
+    "english_verdict", "gcld3_identifier", "langdetect_top", "predict_language",
 ]

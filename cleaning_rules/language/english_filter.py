@@ -127,14 +127,11 @@ def differs_from_c4(backend: str) -> Optional[str]:
             f"so this output differs from C4 (other pages kept and dropped); use --langid langdetect for C4")
 
 
-def slower_without_compiled(backend: str) -> Optional[str]:
-    """The warning a local build logs when this install lacks the compiled language detector
-    (installed where no C compiler was found); None when it has it or does not use langdetect."""
-    if backend != LANGDETECT or langdetect_exact.compiled_installed():
-        return None
-    return ("c4forge was installed without its compiled language detector (no C compiler at install): "
-            "the same output, but language detection takes about 3x the CPU; reinstall c4forge where gcc "
-            "or clang is found to speed it up")
+def compiled_detector_missing(backend: str) -> bool:
+    """Whether this backend would detect with langdetect's numpy path because this install lacks
+    the compiled detector (installed where no C compiler was found): the same results, about 3x
+    the CPU."""
+    return backend == LANGDETECT and not langdetect_exact.compiled_installed()
 
 
 def check_backend(backend: str) -> None:

@@ -110,12 +110,12 @@ def test_batch_equals_one_by_one_with_counters():
     assert language.detect_english_batch([], Counter()) == []
 
 
-def test_slower_without_compiled_warns_only_for_langdetect_without_the_compiled_detector(monkeypatch):
+def test_compiled_detector_missing_only_for_langdetect_without_the_compiled_detector(monkeypatch):
     from c4forge.cleaning_rules.language import langdetect_exact
 
     if langdetect_exact.compiled_installed():
-        assert language.slower_without_compiled(language.LANGDETECT) is None
+        assert not language.compiled_detector_missing(language.LANGDETECT)
     monkeypatch.setattr(langdetect_exact, "_compiled", None)
     assert not langdetect_exact.compiled_installed()
-    assert "about 3x the CPU" in language.slower_without_compiled(language.LANGDETECT)
-    assert language.slower_without_compiled(language.CLD3) is None
+    assert language.compiled_detector_missing(language.LANGDETECT)
+    assert not language.compiled_detector_missing(language.CLD3)

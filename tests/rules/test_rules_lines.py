@@ -13,8 +13,20 @@ from c4forge.cleaning_rules import lines
 from c4forge.cleaning_rules.counters import CLEAN_PAGE, chars_key, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.sentences import count_sentences
+from conftest import SHARED
 
 RULES_3_1_0 = lines.CleaningRules()
+
+
+@pytest.fixture(params=["compiled", "python"], autouse=True)
+def clean_path(request, monkeypatch):
+    """Every test here runs on both of clean_page's paths: the compiled line rules
+    (``lines_compiled.c``) and the Python one (an install without a C compiler)."""
+    if request.param == "python":
+        monkeypatch.setattr(lines, "lines_compiled", None)
+    elif lines.lines_compiled is None:
+        pytest.skip("the compiled line rules are not built in this install (no C compiler at pip install)")
+    return request.param
 # Three short lines, one sentence each: enough for a page to survive on its own.
 THREE_GOOD = (
     "The river flooded the lower town in early spring.\n"
@@ -531,6 +543,8 @@ TOKENS = [
     "[citation needed]", "[", "]", "privacy policy", "Uses Cookies", "terms of use", "policy", "cookies",
     "badword", "bad[2]word", ".", "?", "!", '"', "...", "..", "\u2026", "\u201d", "\u212aelvin", "\u03a3",
     "'", ")", "end.", "end?", "end!", 'said."', "stop...", "dots..", "one. Two", "1.5",
+    # Lower-case to ASCII letters (Kelvin sign -> k; dotted capital I -> i + a combining dot).
+    "coo\u212aies", "uses coo\u212aies", "lorem \u0130psum", "JAVASCR\u0130PT", "\u00c9t\u00c9.", "Zoë.", "日本語。",
 ]
 INNER_SPACES = [" ", " ", " ", "  ", "\t", "\u00a0", "\u3000", "\u200b", ""]
 EDGE_SPACES = ["", "", "", " ", "\t", "\u00a0", "\u3000 ", "\u200b", "\x1f"]
@@ -634,3 +648,81 @@ if hypothesis is not None:
 else:
     def test_clean_page_equals_reference_hypothesis():
         pytest.skip("hypothesis is not installed; the seeded random test covers this")
+
+
+# --- the compiled line rules ------------------------------------------------------------------
+
+def compiled_equals_python(text: str, rules: lines.CleaningRules) -> None:
+    assert lines._judge_lines_compiled(text, rules) == lines._judge_lines_in_python(text, rules), text
+
+
+@pytest.mark.parametrize("clean_path", ["compiled"], indirect=True)
+def test_compiled_line_rules_on_every_code_point(clean_path):
+    """Every code point inside a word, between words, at a line's ends and as a line's last
+    character: line breaks (str.splitlines), spaces (str.strip, str.split) and lower-casing
+    (the phrases) as CPython decides them, for str objects of each width."""
+    rules = [RULES_3_1_0, lines.CleaningRules(max_word_length=6, min_words_per_line=2)]
+    chunk = 2048
+    for first in range(0, 0x110000, chunk):
+        chars = [chr(c) for c in range(first, min(first + chunk, 0x110000))]
+        for template in ("Words one two th{}ree four five.", "Words one two{}three four five.",
+                         "{}Words one two three four five.{}", "Terms of use apply to all of us{}",
+                         "Privacy polic{} applies to all of us.", "This site uses coo{}ies, as they all do.",
+                         "It needs javascr{}pt to show the map.", "A short wor{}d a b c.", "{}"):
+            text = "\n".join(template.format(c, c) for c in chars)
+            for r in rules:
+                compiled_equals_python(text, r)
+
+
+@pytest.fixture(params=[True, False], ids=["lower-by-table", "str.lower"])
+def lower_by_table(request):
+    """The compiled rules look for phrases in a byte copy of each line lower-cased by table
+    (where the import check of str.lower() passed: here), or in str.lower() of the line."""
+    if lines.lines_compiled is None:
+        pytest.skip("the compiled line rules are not built in this install (no C compiler at pip install)")
+    previous = lines.lines_compiled.set_lower_by_table(request.param)
+    assert previous  # the import check passes on this interpreter
+    yield request.param
+    lines.lines_compiled.set_lower_by_table(previous)
+
+
+@pytest.mark.parametrize("clean_path", ["compiled"], indirect=True)
+def test_compiled_line_rules_on_the_real_web_pages(clean_path, lower_by_table):
+    wet = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
+    if not wet.is_file():
+        pytest.skip(f"../shared is absent (a user's machine): no {wet}")
+    from c4forge.cleaning_rules import profiles
+    from c4forge.pipeline.readers import read_wet_pages
+
+    for page in read_wet_pages(str(wet), profiles.C4_EN_3_1_0, Counter()):
+        for variant in (page.text, page.text.upper(), page.text.replace("\n", "\r\n")):
+            for rules in RULE_VARIANTS[:-1]:  # the last one has a bad-word rule per line: Python only
+                compiled_equals_python(variant, rules)
+
+
+@pytest.mark.parametrize("clean_path", ["compiled"], indirect=True)
+def test_compiled_line_rules_on_seeded_random_pages_either_lowering(clean_path, lower_by_table):
+    import random
+
+    rng = random.Random(1203)
+    for i in range(1500):
+        assert_clean_page_equals_reference(random_page_text(rng), RULE_VARIANTS[i % len(RULE_VARIANTS)])
+
+
+
+def test_compiled_line_rules_take_no_bad_word_rule():
+    """c4 2.2.0's per-line bad-word rule is Python's: clean_page judges such pages in Python."""
+    calls = []
+    rules = lines.CleaningRules(line_badword_hit=lambda line: calls.append(line) or False)
+    lines.clean_page(Page(url="http://x.example/", text=THREE_GOOD), rules, Counter())
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("clean_path", ["compiled"], indirect=True)
+def test_compiled_line_rules_errors(clean_path):
+    with pytest.raises(TypeError):
+        lines.lines_compiled.judge_lines(b"bytes", 5, 1000, lines.remove_citations)
+    with pytest.raises(TypeError, match="must return a str"):
+        lines.lines_compiled.judge_lines("A line [1] with five words.", 5, 1000, lambda line: None)
+    with pytest.raises(ZeroDivisionError):
+        lines.lines_compiled.judge_lines("A line [1] with five words.", 5, 1000, lambda line: 1 / 0)

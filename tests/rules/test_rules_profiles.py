@@ -89,3 +89,20 @@ def test_wet_quirks_switch():
 def test_profiles_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         C4_EN_3_1_0.clean = False  # type: ignore[misc]
+
+
+def test_slower_without_compiled_names_what_the_profile_would_run(monkeypatch):
+    """A local build's warning on an install without its compiled parts (no C compiler at
+    install): only the parts the profile's chain runs, in one line."""
+    from c4forge.cleaning_rules import chain, language, lines
+    from c4forge.cleaning_rules.language import langdetect_exact
+
+    monkeypatch.setattr(lines, "lines_compiled", None)
+    monkeypatch.setattr(langdetect_exact, "_compiled", None)
+    both = chain.slower_without_compiled(C4_EN_3_1_0)
+    assert "compiled line rules and language detector" in both and "cleaning and language detection" in both
+    assert "line rules" not in chain.slower_without_compiled(C4_EN_3_1_0.with_switches(noclean=True))
+    assert "line rules" not in chain.slower_without_compiled(C4_EN_2_2_0)  # bad words per line: Python
+    assert "language detector" not in chain.slower_without_compiled(C4_EN_3_1_0, language.CLD3)
+    assert "language detector" not in (chain.slower_without_compiled(profiles.MC4_3_1_0) or "")  # CLD3
+    assert chain.slower_without_compiled(C4_EN_3_1_0.with_switches(noclean=True), language.CLD3) is None

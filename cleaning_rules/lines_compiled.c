@@ -1,0 +1,513 @@
+/* C4's line rules over a whole page, compiled: lines.py's judge_line applied to every line of
+   text.splitlines(), stripped, in TFDS order (lines.py; TFDS c4_utils.clean_page):
+
+     too long word (a word of the stripped line longer than max_word_length; -1 = no limit)
+     citations removed (the line holds "[": the `remove_citations` callable given, Python's regex)
+     no end mark (not ending in . ? ! " or ending in ...)
+     too short (fewer than min_words words)
+     then on the lower-cased line: "lorem ipsum" (page), "javascript" (line), "{" (page, on the
+     line itself), a policy phrase (line); else the line is kept.
+
+   judge_lines(text, min_words, max_word_length, remove_citations)
+     -> (kept lines, [lines, raw chars] per line reason, page reason, raw chars before the stop,
+         raw chars of the kept lines)
+   Line reasons in this order: too_long_word, no_endmark, too_short, javascript, policy.
+   Page reason: 0 none, 1 lorem ipsum, 2 curly bracket; judging stops at that line, and "raw
+   chars before the stop" sums the raw lines before it (all lines when there is none).
+
+   CPython's own rules decide what a line break, a space and a lower-case letter are:
+   Py_UNICODE_ISLINEBREAK (str.splitlines, "\r\n" one break), Py_UNICODE_ISSPACE (str.strip,
+   str.split). Lower-casing is done here only for lines of code points below 256, where it maps
+   A-Z to a-z, and other letters to one letter that is not ASCII, so ASCII phrases are found
+   as in str.lower(); any other line is lower-cased by str.lower() itself. The tests compare
+   this with lines.py's per-rule functions (and those with TFDS's clean_page). */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+enum { TOO_LONG_WORD, NO_ENDMARK, TOO_SHORT, JAVASCRIPT, POLICY, N_LINE_REASONS };
+enum { PAGE_KEPT, PAGE_LOREM_IPSUM, PAGE_CURLY_BRACKET };
+
+#define N_POLICY 6
+static const char *const POLICY_PHRASES[N_POLICY] = {
+    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
+};
+static const char LOREM_IPSUM[] = "lorem ipsum";
+static const char JAVASCRIPT_WORD[] = "javascript";
+
+/* The same phrases as str objects, for lines lower-cased by str.lower(). */
+static PyObject *policy_objects[N_POLICY], *lorem_object, *javascript_object, *lower_name;
+
+typedef struct {  /* a stretch of a str's code points */
+    int kind;
+    const void *data;
+    Py_ssize_t start, end;
+} View;
+
+static inline Py_UCS4
+at(const View *v, Py_ssize_t i)
+{
+    return PyUnicode_READ(v->kind, v->data, i);
+}
+
+static inline int
+is_end_mark(Py_UCS4 ch)
+{
+    return ch == '.' || ch == '?' || ch == '!' || ch == '"';
+}
+
+static int
+lacks_end_mark(const View *v)
+{
+    Py_ssize_t n = v->end - v->start;
+    if (n == 0 || !is_end_mark(at(v, v->end - 1)))
+        return 1;
+    return n >= 3 && at(v, v->end - 1) == '.' && at(v, v->end - 2) == '.' && at(v, v->end - 3) == '.';
+}
+
+/* len(line.split()) capped at limit. */
+static Py_ssize_t
+words_up_to(const View *v, Py_ssize_t limit)
+{
+    Py_ssize_t count = 0;
+    int in_word = 0;
+    for (Py_ssize_t i = v->start; i < v->end && count < limit; i++) {
+        if (Py_UNICODE_ISSPACE(at(v, i)))
+            in_word = 0;
+        else if (!in_word) {
+            in_word = 1;
+            count++;
+        }
+    }
+    return count;
+}
+
+static int
+has_word_longer_than(const View *v, Py_ssize_t max_length)
+{
+    if (v->end - v->start <= max_length)
+        return 0;
+    Py_ssize_t run = 0;
+    for (Py_ssize_t i = v->start; i < v->end; i++) {
+        if (Py_UNICODE_ISSPACE(at(v, i)))
+            run = 0;
+        else if (++run > max_length)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+holds(const View *v, Py_UCS4 wanted)
+{
+    for (Py_ssize_t i = v->start; i < v->end; i++)
+        if (at(v, i) == wanted)
+            return 1;
+    return 0;
+}
+
+typedef struct {  /* a scratch buffer for lower-cased lines */
+    char *data;
+    Py_ssize_t cap;
+} Scratch;
+
+static int
+found(const char *haystack, Py_ssize_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    return (size_t)n >= m && memmem(haystack, (size_t)n, needle, m) != NULL;
+}
+
+/* Whether every code point's str.lower() holds no ASCII letter but these two, as the import
+   checks on this interpreter (then ASCII phrases are looked for in a byte copy of the line,
+   else in str.lower() of it). */
+#define KELVIN_SIGN 0x212A       /* lower-cases to "k" */
+#define DOTTED_CAPITAL_I 0x130   /* lower-cases to "i" + U+0307 */
+#define NOT_ASCII 0x80
+static int lower_by_table, lower_checked;
+
+static int
+check_lower_by_table(void)
+{
+    Py_ssize_t n = 0x110000 - 128;
+    PyObject *all = PyUnicode_New(n, 0x10FFFF);
+    if (all == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyUnicode_WRITE(PyUnicode_4BYTE_KIND, PyUnicode_DATA(all), i, (Py_UCS4)(128 + i));
+    PyObject *lower = PyObject_CallMethodNoArgs(all, lower_name);
+    Py_DECREF(all);
+    if (lower == NULL)
+        return -1;
+    char ascii[3] = {0};
+    Py_ssize_t ascii_count = 0;
+    int kind = PyUnicode_KIND(lower);
+    const void *data = PyUnicode_DATA(lower);
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(lower); i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 128 && ascii_count < 3)
+            ascii[ascii_count++] = (char)ch;
+    }
+    Py_DECREF(lower);
+    PyObject *kelvin = PyUnicode_FromOrdinal(KELVIN_SIGN), *dotted = PyUnicode_FromOrdinal(DOTTED_CAPITAL_I);
+    PyObject *kelvin_lower = kelvin ? PyObject_CallMethodNoArgs(kelvin, lower_name) : NULL;
+    PyObject *dotted_lower = dotted ? PyObject_CallMethodNoArgs(dotted, lower_name) : NULL;
+    Py_XDECREF(kelvin);
+    Py_XDECREF(dotted);
+    if (kelvin_lower == NULL || dotted_lower == NULL) {
+        Py_XDECREF(kelvin_lower);
+        Py_XDECREF(dotted_lower);
+        return -1;
+    }
+    lower_by_table = lower_checked = ascii_count == 2 && ascii[0] == 'i' && ascii[1] == 'k'
+        && PyUnicode_CompareWithASCIIString(kelvin_lower, "k") == 0
+        && PyUnicode_GET_LENGTH(dotted_lower) == 2 && PyUnicode_READ_CHAR(dotted_lower, 0) == 'i'
+        && PyUnicode_READ_CHAR(dotted_lower, 1) >= 128;
+    Py_DECREF(kelvin_lower);
+    Py_DECREF(dotted_lower);
+    return 0;
+}
+
+/* Which phrases the lower-cased line holds: bit 0 lorem ipsum, bit 1 javascript, bit 2 a
+   policy phrase; -1 on error. `line` is the view as a str, or NULL (made when needed). */
+static int
+lower_case_phrases(const View *v, PyObject *text, PyObject *line, Scratch *scratch)
+{
+    Py_ssize_t n = v->end - v->start;
+    int by_table = lower_by_table;
+    if (!by_table) {  /* then only ASCII lines */
+        by_table = 1;
+        for (Py_ssize_t i = v->start; i < v->end && by_table; i++)
+            by_table = at(v, i) < 128;
+    }
+    int phrases = 0;
+    if (by_table) {
+        if (2 * n > scratch->cap) {
+            char *grown = PyMem_Realloc(scratch->data, (size_t)(2 * n));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            scratch->data = grown;
+            scratch->cap = 2 * n;
+        }
+        char *low = scratch->data;
+        Py_ssize_t m = 0;
+        for (Py_ssize_t i = v->start; i < v->end; i++) {
+            Py_UCS4 ch = at(v, i);
+            if (ch < 128)
+                low[m++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+            else if (ch == KELVIN_SIGN)
+                low[m++] = 'k';
+            else if (ch == DOTTED_CAPITAL_I) {
+                low[m++] = 'i';
+                low[m++] = (char)NOT_ASCII;
+            } else
+                low[m++] = (char)NOT_ASCII;
+        }
+        if (found(low, m, LOREM_IPSUM))
+            phrases |= 1;
+        if (found(low, m, JAVASCRIPT_WORD))
+            phrases |= 2;
+        /* Every policy phrase holds one of these (as lines.mentions_policy). */
+        if (found(low, m, "policy") || found(low, m, "cookies") || found(low, m, "terms of use"))
+            for (int k = 0; k < N_POLICY; k++)
+                if (found(low, m, POLICY_PHRASES[k])) {
+                    phrases |= 4;
+                    break;
+                }
+        return phrases;
+    }
+    PyObject *made = NULL;
+    if (line == NULL && (line = made = PyUnicode_Substring(text, v->start, v->end)) == NULL)
+        return -1;
+    PyObject *lower = PyObject_CallMethodNoArgs(line, lower_name);
+    Py_XDECREF(made);
+    if (lower == NULL)
+        return -1;
+    int hit;
+    if ((hit = PyUnicode_Contains(lower, lorem_object)) < 0)
+        goto error;
+    phrases |= hit;
+    if ((hit = PyUnicode_Contains(lower, javascript_object)) < 0)
+        goto error;
+    phrases |= hit << 1;
+    for (int k = 0; k < N_POLICY; k++) {
+        if ((hit = PyUnicode_Contains(lower, policy_objects[k])) < 0)
+            goto error;
+        if (hit) {
+            phrases |= 4;
+            break;
+        }
+    }
+    Py_DECREF(lower);
+    return phrases;
+error:
+    Py_DECREF(lower);
+    return -1;
+}
+
+typedef struct {
+    Py_ssize_t lines[N_LINE_REASONS], chars[N_LINE_REASONS];
+    Py_ssize_t kept_raw_chars;
+    PyObject *kept;
+} Tally;
+
+enum { LINE_REMOVED, LINE_KEPT, PAGE_REMOVED };
+
+/* judge_line on the stripped line [start, end) of text (a raw line of raw_length chars). */
+static int
+judge(PyObject *text, Py_ssize_t start, Py_ssize_t end, Py_ssize_t raw_length,
+      Py_ssize_t min_words, Py_ssize_t max_word_length, PyObject *remove_citations,
+      Scratch *scratch, Tally *tally, int *page_reason)
+{
+    View v = {PyUnicode_KIND(text), PyUnicode_DATA(text), start, end};
+    PyObject *line = NULL;  /* the line as a str, once one is needed */
+    int reason = -1, result = LINE_REMOVED;
+    if (max_word_length >= 0 && has_word_longer_than(&v, max_word_length)) {
+        reason = TOO_LONG_WORD;
+        goto done;
+    }
+    if (holds(&v, '[')) {
+        PyObject *raw = PyUnicode_Substring(text, start, end);
+        if (raw == NULL)
+            return -1;
+        line = PyObject_CallOneArg(remove_citations, raw);
+        Py_DECREF(raw);
+        if (line == NULL)
+            return -1;
+        if (!PyUnicode_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "remove_citations must return a str");
+            Py_DECREF(line);
+            return -1;
+        }
+        v = (View){PyUnicode_KIND(line), PyUnicode_DATA(line), 0, PyUnicode_GET_LENGTH(line)};
+    }
+    if (lacks_end_mark(&v)) {
+        reason = NO_ENDMARK;
+        goto done;
+    }
+    if (min_words > 0 && words_up_to(&v, min_words) < min_words) {
+        reason = TOO_SHORT;
+        goto done;
+    }
+    int phrases = lower_case_phrases(&v, line == NULL ? text : line, line, scratch);
+    if (phrases < 0) {
+        Py_XDECREF(line);
+        return -1;
+    }
+    if (phrases & 1) {
+        *page_reason = PAGE_LOREM_IPSUM;
+        result = PAGE_REMOVED;
+    } else if (phrases & 2) {
+        reason = JAVASCRIPT;
+    } else if (holds(&v, '{')) {
+        *page_reason = PAGE_CURLY_BRACKET;
+        result = PAGE_REMOVED;
+    } else if (phrases & 4) {
+        reason = POLICY;
+    } else {
+        result = LINE_KEPT;
+        if (line == NULL && (line = PyUnicode_Substring(text, start, end)) == NULL)
+            return -1;
+        if (PyList_Append(tally->kept, line) < 0) {
+            Py_DECREF(line);
+            return -1;
+        }
+        tally->kept_raw_chars += raw_length;
+    }
+done:
+    Py_XDECREF(line);
+    if (reason >= 0) {
+        tally->lines[reason]++;
+        tally->chars[reason] += raw_length;
+    }
+    return result;
+}
+
+/* What the line scan looks for: line breaks (Py_UNICODE_ISLINEBREAK, as str.splitlines) and
+   "[" (a line the citation rule may change). Code points below 256 by table, filled at import
+   from CPython's own predicate; above, the line breaks are U+2028 and U+2029 in every Unicode
+   version CPython has shipped, which the import checks, else asks CPython for each. */
+enum { LINE_BREAK = 1, BRACKET = 2 };
+static unsigned char low_class[256];
+static int wide_breaks_checked;
+
+static void
+fill_classes(void)
+{
+    for (Py_UCS4 ch = 0; ch < 256; ch++)
+        low_class[ch] = (Py_UNICODE_ISLINEBREAK(ch) ? LINE_BREAK : 0) | (ch == '[' ? BRACKET : 0);
+    wide_breaks_checked = 1;
+    for (Py_UCS4 ch = 256; ch < 0x110000; ch++)
+        if (Py_UNICODE_ISLINEBREAK(ch) != (ch == 0x2028 || ch == 0x2029))
+            wide_breaks_checked = 0;
+}
+
+static inline unsigned
+scan_class(Py_UCS4 ch)
+{
+    if (ch < 256)
+        return low_class[ch];
+    if (wide_breaks_checked)
+        return ch == 0x2028 || ch == 0x2029 ? LINE_BREAK : 0;
+    return Py_UNICODE_ISLINEBREAK(ch) ? LINE_BREAK : 0;
+}
+
+/* The page's lines, one kind of str at a time (the compiler specializes each). Returns the
+   raw chars before the stop, -1 on error. */
+static inline __attribute__((always_inline)) Py_ssize_t
+judge_all(PyObject *text, int kind, Py_ssize_t min_words, Py_ssize_t max_word_length,
+          PyObject *remove_citations, Scratch *scratch, Tally *tally, int *page_reason)
+{
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, before = 0;
+    while (i < n) {
+        Py_ssize_t line_start = i;
+        int bracket = 0;
+        Py_UCS4 ch = 0;
+        for (; i < n; i++) {
+            unsigned found_class = scan_class(ch = PyUnicode_READ(kind, data, i));
+            if (found_class & LINE_BREAK)
+                break;
+            bracket |= found_class;
+        }
+        Py_ssize_t line_end = i;
+        if (i < n)
+            i += (ch == '\r' && i + 1 < n && PyUnicode_READ(kind, data, i + 1) == '\n') ? 2 : 1;
+        Py_ssize_t start = line_start, end = line_end, raw_length = line_end - line_start;
+        while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, start)))
+            start++;
+        while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, end - 1)))
+            end--;
+        /* Most lines: no "[" (citations cannot change the line), not long enough for a
+           too-long word, no end mark. */
+        Py_UCS4 last = end > start ? PyUnicode_READ(kind, data, end - 1) : 0;
+        int no_end_mark = !is_end_mark(last) || (end - start >= 3 && last == '.'
+            && PyUnicode_READ(kind, data, end - 2) == '.' && PyUnicode_READ(kind, data, end - 3) == '.');
+        if (!bracket && (max_word_length < 0 || end - start <= max_word_length) && no_end_mark) {
+            tally->lines[NO_ENDMARK]++;
+            tally->chars[NO_ENDMARK] += raw_length;
+        } else {
+            int result = judge(text, start, end, raw_length, min_words, max_word_length, remove_citations,
+                               scratch, tally, page_reason);
+            if (result < 0)
+                return -1;
+            if (result == PAGE_REMOVED)
+                return before;
+        }
+        before += raw_length;
+    }
+    return before;
+}
+
+static PyObject *
+judge_lines(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *text, *remove_citations;
+    Py_ssize_t min_words, max_word_length;
+    if (!PyArg_ParseTuple(args, "UnnO:judge_lines", &text, &min_words, &max_word_length, &remove_citations))
+        return NULL;
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+#endif
+    Tally tally = {{0}, {0}, 0, PyList_New(0)};
+    if (tally.kept == NULL)
+        return NULL;
+    Scratch scratch = {NULL, 0};
+    int page_reason = PAGE_KEPT;
+    Py_ssize_t before;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        before = judge_all(text, PyUnicode_1BYTE_KIND, min_words, max_word_length, remove_citations,
+                           &scratch, &tally, &page_reason);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        before = judge_all(text, PyUnicode_2BYTE_KIND, min_words, max_word_length, remove_citations,
+                           &scratch, &tally, &page_reason);
+        break;
+    default:
+        before = judge_all(text, PyUnicode_4BYTE_KIND, min_words, max_word_length, remove_citations,
+                           &scratch, &tally, &page_reason);
+    }
+    PyMem_Free(scratch.data);
+    if (before < 0) {
+        Py_DECREF(tally.kept);
+        return NULL;
+    }
+    PyObject *removed = PyList_New(2 * N_LINE_REASONS);
+    if (removed == NULL) {
+        Py_DECREF(tally.kept);
+        return NULL;
+    }
+    for (int r = 0; r < N_LINE_REASONS; r++) {
+        PyObject *lines = PyLong_FromSsize_t(tally.lines[r]), *chars = PyLong_FromSsize_t(tally.chars[r]);
+        if (lines == NULL || chars == NULL) {
+            Py_XDECREF(lines);
+            Py_XDECREF(chars);
+            Py_DECREF(removed);
+            Py_DECREF(tally.kept);
+            return NULL;
+        }
+        PyList_SET_ITEM(removed, 2 * r, lines);
+        PyList_SET_ITEM(removed, 2 * r + 1, chars);
+    }
+    return Py_BuildValue("(NNinn)", tally.kept, removed, page_reason, before, tally.kept_raw_chars);
+}
+
+static PyObject *
+set_lower_by_table(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    int enable = PyObject_IsTrue(arg);
+    if (enable < 0)
+        return NULL;
+    if (enable && !lower_checked) {
+        PyErr_SetString(PyExc_ValueError, "this interpreter's str.lower() failed the import check");
+        return NULL;
+    }
+    int previous = lower_by_table;
+    lower_by_table = enable;
+    return PyBool_FromLong(previous);
+}
+
+static PyMethodDef methods[] = {
+    {"set_lower_by_table", set_lower_by_table, METH_O,
+     "set_lower_by_table(enabled) -> previous: phrases looked for in a byte copy of each line "
+     "(the default where the import check passed) or in str.lower() of lines beyond ASCII."},
+    {"judge_lines", judge_lines, METH_VARARGS,
+     "judge_lines(text, min_words, max_word_length, remove_citations) -> (kept lines, "
+     "[lines, raw chars] per line reason, page reason, raw chars before the stop, raw chars kept)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "lines_compiled",
+    "C4's line rules over a page, compiled (see lines.py's clean_page).", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit_lines_compiled(void)
+{
+    if ((lower_name = PyUnicode_InternFromString("lower")) == NULL)
+        return NULL;
+    fill_classes();
+    if (check_lower_by_table() < 0)
+        return NULL;
+    for (int k = 0; k < N_POLICY; k++)
+        if ((policy_objects[k] = PyUnicode_InternFromString(POLICY_PHRASES[k])) == NULL)
+            return NULL;
+    if ((lorem_object = PyUnicode_InternFromString(LOREM_IPSUM)) == NULL
+        || (javascript_object = PyUnicode_InternFromString(JAVASCRIPT_WORD)) == NULL)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "PAGE_LOREM_IPSUM", PAGE_LOREM_IPSUM) < 0
+        || PyModule_AddIntConstant(m, "PAGE_CURLY_BRACKET", PAGE_CURLY_BRACKET) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
