@@ -25,6 +25,11 @@ from .counters import DEDUPE_LINES, chars_key, key
 from .sentences import has_at_least_sentences
 from .page import Page
 
+try:  # built by pip install where a C compiler is found; line_hash_unicode gives the same hashes
+    from .lines_compiled import line_hashes as compiled_line_hashes
+except ImportError:
+    compiled_line_hashes = None
+
 LINE_DELIMITER = "\n"
 DIGEST_BYTES = 16  # md5
 RECORD_BYTES = 2 * DIGEST_BYTES  # line hash, then owner key
@@ -49,7 +54,10 @@ def owner_key(url: str) -> bytes:
 
 
 def line_hashes(text: str, line_hash=line_hash_unicode) -> list[bytes]:
-    """The hash of every line of a page, in order (pass 3 needs them all, pass 1 the distinct)."""
+    """The hash of every line of a page, in order (pass 3 needs them all, pass 1 the distinct);
+    ``line_hash_unicode``'s compiled where installed (``lines_compiled.c``)."""
+    if line_hash is line_hash_unicode and compiled_line_hashes is not None:
+        return compiled_line_hashes(text)
     return [line_hash(line) for line in text.split(LINE_DELIMITER)]
 
 
@@ -125,7 +133,7 @@ def remove_duplicate_lines(
     ns = DEDUPE_LINES
     lines = page.text.split(LINE_DELIMITER)
     if hashes is None:
-        hashes = [line_hash(line) for line in lines]
+        hashes = line_hashes(page.text, line_hash)
     elif len(hashes) != len(lines):
         raise ValueError(f"{len(hashes)} line hashes for a page of {len(lines)} lines")
     kept: list[str] = []

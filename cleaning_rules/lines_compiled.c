@@ -15,6 +15,11 @@
    Page reason: 0 none, 1 lorem ipsum, 2 curly bracket; judging stops at that line, and "raw
    chars before the stop" sums the raw lines before it (all lines when there is none).
 
+   line_hashes(text) -> [md5 of line.strip().lower() in UTF-8 for each line of text.split("\n")]:
+   line dedup's hashes (dedup.line_hash_unicode). Lines of code points below 256 are lower-cased
+   by a table of str.lower() of each (filled at import) and encoded here; any other line by
+   str.lower() and CPython's UTF-8 encoder.
+
    CPython's own rules decide what a line break, a space and a lower-case letter are:
    Py_UNICODE_ISLINEBREAK (str.splitlines, "\r\n" one break), Py_UNICODE_ISSPACE (str.strip,
    str.split). Lower-casing is done here only for lines of code points below 256, where it maps
@@ -24,6 +29,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 enum { TOO_LONG_WORD, NO_ENDMARK, TOO_SHORT, JAVASCRIPT, POLICY, N_LINE_REASONS };
@@ -457,6 +463,263 @@ judge_lines(PyObject *Py_UNUSED(module), PyObject *args)
     return Py_BuildValue("(NNinn)", tally.kept, removed, page_reason, before, tally.kept_raw_chars);
 }
 
+/* --- line dedup's hashes ------------------------------------------------------------------- */
+
+/* MD5 (RFC 1321). */
+#define MD5_F(x, y, z) (((x) & (y)) | (~(x) & (z)))
+#define MD5_G(x, y, z) (((x) & (z)) | ((y) & ~(z)))
+#define MD5_H(x, y, z) ((x) ^ (y) ^ (z))
+#define MD5_I(x, y, z) ((y) ^ ((x) | ~(z)))
+#define MD5_STEP(f, a, b, c, d, x, t, s) \
+    do { \
+        (a) += f((b), (c), (d)) + (x) + (uint32_t)(t); \
+        (a) = ((a) << (s) | (a) >> (32 - (s))) + (b); \
+    } while (0)
+
+static void
+md5_block(uint32_t state[4], const unsigned char *block)
+{
+    uint32_t w[16];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)block[4 * i] | (uint32_t)block[4 * i + 1] << 8 | (uint32_t)block[4 * i + 2] << 16
+               | (uint32_t)block[4 * i + 3] << 24;
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    /* The constants are floor(|sin(i + 1)| * 2^32), i = 0..63. */
+    MD5_STEP(MD5_F, a, b, c, d, w[0], 0xd76aa478, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[1], 0xe8c7b756, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[2], 0x242070db, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[3], 0xc1bdceee, 22);
+    MD5_STEP(MD5_F, a, b, c, d, w[4], 0xf57c0faf, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[5], 0x4787c62a, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[6], 0xa8304613, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[7], 0xfd469501, 22);
+    MD5_STEP(MD5_F, a, b, c, d, w[8], 0x698098d8, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[9], 0x8b44f7af, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[10], 0xffff5bb1, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[11], 0x895cd7be, 22);
+    MD5_STEP(MD5_F, a, b, c, d, w[12], 0x6b901122, 7);
+    MD5_STEP(MD5_F, d, a, b, c, w[13], 0xfd987193, 12);
+    MD5_STEP(MD5_F, c, d, a, b, w[14], 0xa679438e, 17);
+    MD5_STEP(MD5_F, b, c, d, a, w[15], 0x49b40821, 22);
+    MD5_STEP(MD5_G, a, b, c, d, w[1], 0xf61e2562, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[6], 0xc040b340, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[11], 0x265e5a51, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[0], 0xe9b6c7aa, 20);
+    MD5_STEP(MD5_G, a, b, c, d, w[5], 0xd62f105d, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[10], 0x02441453, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[15], 0xd8a1e681, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[4], 0xe7d3fbc8, 20);
+    MD5_STEP(MD5_G, a, b, c, d, w[9], 0x21e1cde6, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[14], 0xc33707d6, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[3], 0xf4d50d87, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[8], 0x455a14ed, 20);
+    MD5_STEP(MD5_G, a, b, c, d, w[13], 0xa9e3e905, 5);
+    MD5_STEP(MD5_G, d, a, b, c, w[2], 0xfcefa3f8, 9);
+    MD5_STEP(MD5_G, c, d, a, b, w[7], 0x676f02d9, 14);
+    MD5_STEP(MD5_G, b, c, d, a, w[12], 0x8d2a4c8a, 20);
+    MD5_STEP(MD5_H, a, b, c, d, w[5], 0xfffa3942, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[8], 0x8771f681, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[11], 0x6d9d6122, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[14], 0xfde5380c, 23);
+    MD5_STEP(MD5_H, a, b, c, d, w[1], 0xa4beea44, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[4], 0x4bdecfa9, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[7], 0xf6bb4b60, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[10], 0xbebfbc70, 23);
+    MD5_STEP(MD5_H, a, b, c, d, w[13], 0x289b7ec6, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[0], 0xeaa127fa, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[3], 0xd4ef3085, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[6], 0x04881d05, 23);
+    MD5_STEP(MD5_H, a, b, c, d, w[9], 0xd9d4d039, 4);
+    MD5_STEP(MD5_H, d, a, b, c, w[12], 0xe6db99e5, 11);
+    MD5_STEP(MD5_H, c, d, a, b, w[15], 0x1fa27cf8, 16);
+    MD5_STEP(MD5_H, b, c, d, a, w[2], 0xc4ac5665, 23);
+    MD5_STEP(MD5_I, a, b, c, d, w[0], 0xf4292244, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[7], 0x432aff97, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[14], 0xab9423a7, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[5], 0xfc93a039, 21);
+    MD5_STEP(MD5_I, a, b, c, d, w[12], 0x655b59c3, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[3], 0x8f0ccc92, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[10], 0xffeff47d, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[1], 0x85845dd1, 21);
+    MD5_STEP(MD5_I, a, b, c, d, w[8], 0x6fa87e4f, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[15], 0xfe2ce6e0, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[6], 0xa3014314, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[13], 0x4e0811a1, 21);
+    MD5_STEP(MD5_I, a, b, c, d, w[4], 0xf7537e82, 6);
+    MD5_STEP(MD5_I, d, a, b, c, w[11], 0xbd3af235, 10);
+    MD5_STEP(MD5_I, c, d, a, b, w[2], 0x2ad7d2bb, 15);
+    MD5_STEP(MD5_I, b, c, d, a, w[9], 0xeb86d391, 21);
+    state[0] += a;
+    state[1] += b;
+    state[2] += c;
+    state[3] += d;
+}
+
+static void
+md5(const unsigned char *data, size_t n, unsigned char digest[16])
+{
+    uint32_t state[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    size_t done = 0;
+    for (; n - done >= 64; done += 64)
+        md5_block(state, data + done);
+    unsigned char tail[128] = {0};
+    size_t rest = n - done, padded = rest < 56 ? 64 : 128;
+    memcpy(tail, data + done, rest);
+    tail[rest] = 0x80;
+    uint64_t bits = (uint64_t)n * 8;
+    for (int i = 0; i < 8; i++)
+        tail[padded - 8 + i] = (unsigned char)(bits >> (8 * i));
+    md5_block(state, tail);
+    if (padded == 128)
+        md5_block(state, tail + 64);
+    for (int i = 0; i < 16; i++)
+        digest[i] = (unsigned char)(state[i / 4] >> (8 * (i % 4)));
+}
+
+/* str.lower() of each code point below 256, where each is one code point below 256 (checked
+   at import; else only ASCII lines are lower-cased here, A-Z to a-z). */
+static Py_UCS1 latin1_lower[256];
+static int latin1_lower_checked;
+
+static int
+fill_latin1_lower(void)
+{
+    for (int ch = 0; ch < 256; ch++)
+        latin1_lower[ch] = (Py_UCS1)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    PyObject *all = PyUnicode_New(256, 255);
+    if (all == NULL)
+        return -1;
+    for (int ch = 0; ch < 256; ch++)
+        PyUnicode_WRITE(PyUnicode_1BYTE_KIND, PyUnicode_DATA(all), ch, (Py_UCS4)ch);
+    PyObject *lower = PyObject_CallMethodNoArgs(all, lower_name);
+    Py_DECREF(all);
+    if (lower == NULL)
+        return -1;
+    latin1_lower_checked = PyUnicode_GET_LENGTH(lower) == 256 && PyUnicode_KIND(lower) == PyUnicode_1BYTE_KIND;
+    for (int ch = 0; ch < 256 && latin1_lower_checked; ch++)
+        latin1_lower_checked = ch >= 128 || PyUnicode_READ_CHAR(lower, ch) == latin1_lower[ch];
+    if (latin1_lower_checked)
+        for (int ch = 128; ch < 256; ch++)
+            latin1_lower[ch] = (Py_UCS1)PyUnicode_READ_CHAR(lower, ch);
+    Py_DECREF(lower);
+    return 0;
+}
+
+/* md5 of the line [start, end) of text, stripped, lower-cased, in UTF-8. */
+static inline __attribute__((always_inline)) int
+hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end, Scratch *scratch,
+          unsigned char digest[16])
+{
+    while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, start)))
+        start++;
+    while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, end - 1)))
+        end--;
+    Py_ssize_t n = end - start;
+    if (2 * n > scratch->cap) {
+        char *grown = PyMem_Realloc(scratch->data, (size_t)(2 * n));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        scratch->data = grown;
+        scratch->cap = 2 * n;
+    }
+    unsigned char *utf8 = (unsigned char *)scratch->data;
+    Py_ssize_t m = 0, i = start;
+    Py_UCS4 beyond = latin1_lower_checked ? 256 : 128;  /* lower-cased here below this */
+    for (; i < end; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch >= beyond)
+            break;
+        Py_UCS1 low = latin1_lower[ch];
+        if (low < 128)
+            utf8[m++] = low;
+        else {
+            utf8[m++] = (unsigned char)(0xC0 | low >> 6);
+            utf8[m++] = (unsigned char)(0x80 | (low & 0x3F));
+        }
+    }
+    if (i == end) {
+        md5(utf8, (size_t)m, digest);
+        return 0;
+    }
+    PyObject *line = PyUnicode_Substring(text, start, end);
+    if (line == NULL)
+        return -1;
+    PyObject *lower = PyObject_CallMethodNoArgs(line, lower_name);
+    Py_DECREF(line);
+    if (lower == NULL)
+        return -1;
+    Py_ssize_t size;
+    const char *encoded = PyUnicode_AsUTF8AndSize(lower, &size);  /* raises as str.encode does (surrogates) */
+    if (encoded != NULL)
+        md5((const unsigned char *)encoded, (size_t)size, digest);
+    Py_DECREF(lower);
+    return encoded == NULL ? -1 : 0;
+}
+
+static inline __attribute__((always_inline)) int
+hash_all_lines(PyObject *text, int kind, PyObject *hashes, Scratch *scratch)
+{
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), start = 0;
+    for (;;) {
+        Py_ssize_t end = start;
+        if (kind == PyUnicode_1BYTE_KIND) {
+            const char *newline = memchr((const char *)data + start, '\n', (size_t)(n - start));
+            end = newline == NULL ? n : newline - (const char *)data;
+        } else
+            while (end < n && PyUnicode_READ(kind, data, end) != '\n')
+                end++;
+        unsigned char digest[16];
+        if (hash_line(text, kind, data, start, end, scratch, digest) < 0)
+            return -1;
+        PyObject *hash = PyBytes_FromStringAndSize((const char *)digest, 16);
+        if (hash == NULL || PyList_Append(hashes, hash) < 0) {
+            Py_XDECREF(hash);
+            return -1;
+        }
+        Py_DECREF(hash);
+        if (end == n)
+            return 0;
+        start = end + 1;
+    }
+}
+
+static PyObject *
+line_hashes(PyObject *Py_UNUSED(module), PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "line_hashes() takes a str, not %.100s", Py_TYPE(text)->tp_name);
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+#endif
+    PyObject *hashes = PyList_New(0);
+    if (hashes == NULL)
+        return NULL;
+    Scratch scratch = {NULL, 0};
+    int done;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        done = hash_all_lines(text, PyUnicode_1BYTE_KIND, hashes, &scratch);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        done = hash_all_lines(text, PyUnicode_2BYTE_KIND, hashes, &scratch);
+        break;
+    default:
+        done = hash_all_lines(text, PyUnicode_4BYTE_KIND, hashes, &scratch);
+    }
+    PyMem_Free(scratch.data);
+    if (done < 0) {
+        Py_DECREF(hashes);
+        return NULL;
+    }
+    return hashes;
+}
+
 static PyObject *
 set_lower_by_table(PyObject *Py_UNUSED(module), PyObject *arg)
 {
@@ -473,6 +736,8 @@ set_lower_by_table(PyObject *Py_UNUSED(module), PyObject *arg)
 }
 
 static PyMethodDef methods[] = {
+    {"line_hashes", line_hashes, METH_O,
+     "line_hashes(text) -> md5 digests of line.strip().lower() in UTF-8 for each line of text.split('\\n')"},
     {"set_lower_by_table", set_lower_by_table, METH_O,
      "set_lower_by_table(enabled) -> previous: phrases looked for in a byte copy of each line "
      "(the default where the import check passed) or in str.lower() of lines beyond ASCII."},
@@ -484,7 +749,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "lines_compiled",
-    "C4's line rules over a page, compiled (see lines.py's clean_page).", -1, methods, NULL, NULL, NULL, NULL,
+    "C4's line rules over a page, compiled (lines.py's clean_page, dedup.py's line_hashes).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
@@ -493,7 +758,7 @@ PyInit_lines_compiled(void)
     if ((lower_name = PyUnicode_InternFromString("lower")) == NULL)
         return NULL;
     fill_classes();
-    if (check_lower_by_table() < 0)
+    if (fill_latin1_lower() < 0 || check_lower_by_table() < 0)
         return NULL;
     for (int k = 0; k < N_POLICY; k++)
         if ((policy_objects[k] = PyUnicode_InternFromString(POLICY_PHRASES[k])) == NULL)

@@ -16,6 +16,18 @@ from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.sentences import count_sentences
 from c4forge.cleaning_rules.urls import normalize_url
 
+
+@pytest.fixture(params=["compiled", "python"], autouse=True)
+def line_hash_path(request, monkeypatch):
+    """Every test here runs with the compiled line hashes (``lines_compiled.c``) and with
+    line_hash_unicode per line (an install without a C compiler)."""
+    if request.param == "python":
+        monkeypatch.setattr(dedup, "compiled_line_hashes", None)
+    elif dedup.compiled_line_hashes is None:
+        pytest.skip("the compiled line rules are not built in this install (no C compiler at pip install)")
+    return request.param
+
+
 # md5 order of these URLs: echo < delta < charlie < alpha < foxtrot < bravo
 ECHO, DELTA, CHARLIE, ALPHA, FOXTROT, BRAVO = (
     f"https://pages.example/{n}" for n in ("echo", "delta", "charlie", "alpha", "foxtrot", "bravo"))
@@ -351,3 +363,63 @@ def test_dedup_across_pages_then_threshold():
     assert kept[0].text == "Second page, first sentence. Second sentence here. Third one."
     assert counters == {"line-passed": 5, "line-filtered:global_duplicate": 2,
                         "filtered:too_few_sentences": 2, "passed": 1}
+
+
+# --- the compiled line hashes -----------------------------------------------------------------
+
+def per_line_hashes(text: str) -> list[bytes]:
+    return [dedup.line_hash_unicode(line) for line in text.split(dedup.LINE_DELIMITER)]
+
+
+@pytest.mark.parametrize("line_hash_path", ["compiled"], indirect=True)
+def test_compiled_line_hashes_on_every_code_point(line_hash_path):
+    """Each code point (but lone surrogates, which UTF-8 cannot encode) inside a line, at its
+    ends and alone, with ASCII upper case around it: strip, lower and UTF-8 as CPython's, in str
+    objects of each width (a chunk's widest code point decides)."""
+    chunk = 4096
+    for first in range(0, 0x110000, chunk):
+        chars = [chr(c) for c in range(first, min(first + chunk, 0x110000)) if not 0xD800 <= c < 0xE000]
+        for template in ("Ab{}Cd", " {}WORD{} ", "{}", "\tX{}"):
+            text = "\n".join(template.format(c, c) for c in chars)
+            assert dedup.line_hashes(text) == per_line_hashes(text)
+            latin = "\n".join(template.format(c, c) for c in map(chr, range(256)) if c != "\n")
+            assert dedup.line_hashes(latin + text) == per_line_hashes(latin + text)
+
+
+@pytest.mark.parametrize("line_hash_path", ["compiled"], indirect=True)
+def test_compiled_line_hashes_edges(line_hash_path):
+    """Empty lines and texts, MD5's padding around 55/56 and 119/120 bytes (ASCII and two-byte
+    UTF-8), sigma's context rule, dotted capital I, random mixes."""
+    for text in ("", "\n", "\n\n", "a\n", "\na", " \u00a0\t", "\u0130stanbul\n\u03a3\u03a3 \u03a3", "x" * 100_000,
+                 "\n".join(c * n for c in ("A", "\u00c9") for n in (27, 28, 55, 56, 63, 64, 119, 120))):
+        assert dedup.line_hashes(text) == per_line_hashes(text), text[:40]
+    rng = random.Random(1204)
+    alphabet = "aZ \t\r\n.\u00e9\u00c9\u00b5\u00ff\u2019\u0130\u03a3\U0001f600\x1c\x85\u2028"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 200)))
+        assert dedup.line_hashes(text) == per_line_hashes(text), repr(text)
+
+
+@pytest.mark.parametrize("line_hash_path", ["compiled"], indirect=True)
+def test_compiled_line_hashes_raise_as_utf8_does(line_hash_path):
+    with pytest.raises(UnicodeEncodeError):
+        per_line_hashes("ok\nlone \ud800 surrogate")
+    with pytest.raises(UnicodeEncodeError):
+        dedup.line_hashes("ok\nlone \ud800 surrogate")
+    with pytest.raises(TypeError):
+        dedup.line_hashes(b"bytes")
+
+
+@pytest.mark.parametrize("line_hash_path", ["compiled"], indirect=True)
+def test_compiled_line_hashes_on_the_real_web_pages(line_hash_path):
+    from conftest import SHARED
+
+    wet = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
+    if not wet.is_file():
+        pytest.skip(f"../shared is absent (a user's machine): no {wet}")
+    from c4forge.cleaning_rules import profiles
+    from c4forge.pipeline.readers import read_wet_pages
+
+    for page in read_wet_pages(str(wet), profiles.C4_EN_3_1_0, Counter()):
+        for text in (page.text, page.text.upper()):
+            assert dedup.line_hashes(text) == per_line_hashes(text)
