@@ -182,19 +182,18 @@ class _WriteShards(beam.PTransform):
         )
         if self._spill is not None:
             return self._expand_spilled(keyed, plans)
-        shards = (
-            keyed
-            | "AssignShard" >> beam.Map(_assign_bucket, plans=beam.pvalue.AsDict(plans))
-            | "GroupShards" >> beam.GroupByKey()
-        )
+        assigned = keyed | "AssignShard" >> beam.Map(_assign_bucket, plans=beam.pvalue.AsDict(plans))
+        # The shard ids come from before the grouping: the grouped shards then have one consumer
+        # and are not held a second time (FnApiRunner keeps a PCollection that two stages read).
         non_empty = (
-            shards
+            assigned
             | "ShardIds" >> beam.Keys()
-            | "CollectShardIds" >> beam.combiners.ToList()
+            | "CollectShardIds" >> beam.combiners.ToSet()
             | "NonEmptyBySplit" >> beam.Map(_non_empty_buckets_by_split)
         )
         return (
-            shards
+            assigned
+            | "GroupShards" >> beam.GroupByKey()
             | "WriteShards" >> beam.Map(_write_shard, self._fmt, _sorted_records,
                                         non_empty_buckets=beam.pvalue.AsSingleton(non_empty))
             | "CollectShards" >> beam.combiners.ToList()
