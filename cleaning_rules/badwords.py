@@ -23,6 +23,11 @@ from .counters import BADWORDS, chars_key, key
 from .page import Page
 from .urls import url_hash_int
 
+try:  # built by pip install where a C compiler is found; pyahocorasick gives the same verdicts
+    from . import badwords_compiled
+except ImportError:
+    badwords_compiled = None
+
 EN_COMMIT = "25e679f03d96baa721cde20db9944649e8d0a844"  # "older en file for reproducibility"
 OTHER_COMMIT = "5faf2ba42d7b1c0977169ec3611df25a3c08eb13"
 BADWORDS_DIR_ENV = "C4FORGE_BADWORDS_DIR"
@@ -171,29 +176,60 @@ def page_badword_regex(words: Iterable[str], lang: str = "en") -> re.Pattern:
 _WORD_CHAR = re.compile(r"\w")  # the regex's own \w, so flanks agree with it
 
 
+def _trie(words: Iterable[str]) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The words as badwords_compiled.Matcher's trie: (offsets, chars, children, ends)."""
+    nodes: list[dict[str, int]] = [{}]
+    ends = [0]
+    for word in sorted(words):
+        node = 0
+        for ch in word:
+            if ch not in nodes[node]:
+                nodes[node][ch] = len(nodes)
+                nodes.append({})
+                ends.append(0)
+            node = nodes[node][ch]
+        ends[node] = 1
+    offsets, chars, children = [0], [], []
+    for node in nodes:
+        for ch in sorted(node):
+            chars.append(ord(ch))
+            children.append(node[ch])
+        offsets.append(len(chars))
+    return offsets, chars, children, ends
+
+
 class PageBadwords:
     """``page_badword_regex(words, lang)`` for a language with word boundaries, without the
     regex: ``search(text)`` finds a hit iff the regex does (tests: TFDS's filter on real
     pages, crafted flanks, random strings); the bad-words stage took 5.7 s before it and 3.1 s
     after in the 40,000-record stage view of an earlier machine (docs/speed.md).
 
-    Python's regex engine tries the word alternation at every character of the page. An
-    Aho-Corasick automaton (pyahocorasick, in C) finds every occurrence of every entry in
-    one pass instead; an occurrence is a hit when a non-word character or the page's end
-    flanks it on each side, exactly the regex's ``(?:\\W|^)`` and ``(?:\\W|$)``.
+    Python's regex engine tries the word alternation at every character of the page. Here
+    an occurrence is a hit when a non-word character or the page's end flanks it on each
+    side, exactly the regex's ``(?:\\W|^)`` and ``(?:\\W|$)``: compiled
+    (``badwords_compiled.c``: a trie walked only from where a left flank holds) where
+    installed, else an Aho-Corasick automaton (pyahocorasick, in C) finds every occurrence
+    of every entry in one pass and Python checks the flanks.
     """
 
     def __init__(self, words: Iterable[str]):
+        words = sorted(words)
+        self._matcher = None
+        if badwords_compiled is not None and "" not in words:
+            self._matcher = badwords_compiled.Matcher(*_trie(words))
+            return
         self._automaton = ahocorasick.Automaton()
-        for word in sorted(words):
+        for word in words:
             self._automaton.add_word(word, len(word))
         self._empty = not len(self._automaton)
         if not self._empty:  # an automaton without words cannot be built
             self._automaton.make_automaton()
 
     def search(self, text: str) -> Optional[tuple[int, int]]:
-        """(start, end) of the first flanked occurrence of an entry, or None. ``text`` is
+        """(start, end) of a flanked occurrence of an entry, or None. ``text`` is
         lower-cased by the caller."""
+        if self._matcher is not None:
+            return self._matcher.search(text)
         if self._empty:
             return None
         word_char = _WORD_CHAR.match
@@ -203,6 +239,11 @@ class PageBadwords:
             if (start == 0 or not word_char(text, start - 1)) and (end == n or not word_char(text, end)):
                 return start, end
         return None
+
+
+def compiled_installed() -> bool:
+    """Whether this install has the compiled search (built where a C compiler was found)."""
+    return badwords_compiled is not None
 
 
 def page_badword_matcher(words: Iterable[str], lang: str = "en"):

@@ -333,12 +333,15 @@ def slower_without_compiled(profile: Profile, langid_backend: str = language.LAN
         missing.append(("line rules", "cleaning"))
     if not profile.multilingual and language.compiled_detector_missing(langid_backend):
         missing.append(("language detector", "language detection"))
+    if profile.badwords == "page" and not badwords_rules.compiled_installed():
+        missing.append(("bad-words search", "the bad-words filter"))
     if not missing:
         return None
-    parts, stages = (" and ".join(names) for names in zip(*missing))
+    parts, stages = (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+                     for names in zip(*missing))
     return (f"c4forge was installed without its compiled {parts} (no C compiler at install): the same "
-            f"output, but {stages} takes about 3x the CPU; reinstall c4forge where gcc or clang is found "
-            f"to speed it up")
+            f"output, but {stages} {'take' if len(missing) > 1 else 'takes'} about 3x the CPU; reinstall "
+            f"c4forge where gcc or clang is found to speed it up")
 
 
 # --- in memory --------------------------------------------------------------------------------

@@ -124,16 +124,18 @@ def test_build_sample_works_offline_with_no_other_flag(tmp_path, input_format):
 
 def test_a_build_without_the_compiled_parts_says_so_and_keeps_the_same_documents(
         tmp_path, monkeypatch, caplog):
-    """An install where no C compiler was found: one warning line, the Python line rules and
-    langdetect's numpy path, the same output."""
+    """An install where no C compiler was found: one warning line, the Python line rules,
+    langdetect's numpy path and pyahocorasick, the same output."""
     from c4forge import cli
-    from c4forge.cleaning_rules import lines
+    from c4forge.cleaning_rules import badwords, lines
     from c4forge.cleaning_rules.language import langdetect_exact
 
     monkeypatch.setattr(lines, "lines_compiled", None)
+    monkeypatch.setattr(badwords, "badwords_compiled", None)
     monkeypatch.setattr(langdetect_exact, "_compiled", None)
     monkeypatch.setattr(langdetect_exact, "_compiled_on", False)  # the model may be loaded in this process
     assert cli.main(["build", "--sample", "--output", str(tmp_path)]) == 0
-    warnings = [r for r in caplog.records if "compiled line rules and language detector" in r.getMessage()]
+    warnings = [r for r in caplog.records
+                if "compiled line rules, language detector and bad-words search" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING" and "the same output" in warnings[0].getMessage()
     assert json.loads((tmp_path / "c4forge-report.json").read_text())["pages_kept"] == SAMPLE_KEPT

@@ -23,6 +23,17 @@ def need_ldnoobw():
         pytest.skip("../shared is absent (a user's machine): no LDNOOBW lists at ../shared/assets/ldnoobw")
 
 
+@pytest.fixture(params=["compiled", "pyahocorasick"], autouse=True)
+def matcher_path(request, monkeypatch):
+    """Every test here runs with the compiled search (``badwords_compiled.c``) and with
+    pyahocorasick plus the flank checks in Python (an install without a C compiler)."""
+    if request.param == "pyahocorasick":
+        monkeypatch.setattr(bw, "badwords_compiled", None)
+    elif bw.badwords_compiled is None:
+        pytest.skip("the compiled bad-words search is not built in this install (no C compiler at pip install)")
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _no_env_dir(monkeypatch):
     # never read a developer's env-configured list
@@ -165,6 +176,45 @@ def test_matcher_finds_what_the_regex_finds_on_random_strings():
 
 def test_matcher_without_words_finds_nothing():
     assert bw.page_badword_matcher([], "en").search("anything at all") is None
+
+
+@pytest.mark.parametrize("matcher_path", ["compiled"], indirect=True)
+def test_compiled_search_flanks_on_every_code_point(matcher_path):
+    """Each code point before, after and inside an entry, in str objects of each width: a word
+    character as the regex's \\w decides it (sre: alphanumeric or "_")."""
+    words = ["ass", "two girls", "g-spot", "\U0001f595", "\u00e9t\u00e9", "\u4e2d\u6587"]
+    rx, matcher = bw.page_badword_regex(words, "en"), bw.page_badword_matcher(words, "en")
+    chunk = 2048
+    for first in range(0, 0x110000, chunk):
+        for c in map(chr, range(first, min(first + chunk, 0x110000), 7 if first >= 0x30000 else 1)):
+            for text in (f"{c}ass", f"ass{c}", f"x{c}two girls{c}x", f"{c}\U0001f595{c}", f"{c}g-spot",
+                         f"\u00e9t\u00e9{c}", f"{c}\u4e2d\u6587", f"as{c}s"):
+                assert (matcher.search(text) is not None) is (rx.search(text) is not None), ascii(text)
+
+
+@pytest.mark.parametrize("matcher_path", ["compiled"], indirect=True)
+def test_compiled_search_returns_the_first_flanked_occurrence(matcher_path):
+    matcher = bw.page_badword_matcher(["ass", "assassin", "sin"], "en")
+    assert matcher.search("class sin") == (6, 9)
+    assert matcher.search("the assassin. ass") == (4, 12)  # the longer entry: "ass" is not flanked there
+    assert matcher.search("ass") == (0, 3) and matcher.search("") is None and matcher.search("asss") is None
+
+
+@pytest.mark.parametrize("matcher_path", ["compiled"], indirect=True)
+def test_compiled_matcher_refuses_a_malformed_trie(matcher_path):
+    Matcher = bw.badwords_compiled.Matcher
+    offsets, chars, children, ends = bw._trie(["ab", "b"])
+    assert Matcher(offsets, chars, children, ends).search("x b") == (2, 3)
+    with pytest.raises(ValueError):
+        Matcher(offsets, chars, [0] * len(children), ends)  # an edge back to the root
+    with pytest.raises(ValueError):
+        Matcher(offsets[:-1], chars, children, ends)
+    with pytest.raises(ValueError):
+        Matcher([0] + offsets[1:][::-1], chars, children, ends)
+    with pytest.raises(ValueError):
+        Matcher([0, 0], [], [], [1])  # an empty entry
+    with pytest.raises(TypeError):
+        Matcher(offsets, chars, children, ends).search(b"bytes")
 
 
 # --- the 2.2.0 per-line regex -----------------------------------------------------------------

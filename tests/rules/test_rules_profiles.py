@@ -97,12 +97,18 @@ def test_slower_without_compiled_names_what_the_profile_would_run(monkeypatch):
     from c4forge.cleaning_rules import chain, language, lines
     from c4forge.cleaning_rules.language import langdetect_exact
 
+    from c4forge.cleaning_rules import badwords
+
     monkeypatch.setattr(lines, "lines_compiled", None)
     monkeypatch.setattr(langdetect_exact, "_compiled", None)
-    both = chain.slower_without_compiled(C4_EN_3_1_0)
-    assert "compiled line rules and language detector" in both and "cleaning and language detection" in both
+    monkeypatch.setattr(badwords, "badwords_compiled", None)
+    every = chain.slower_without_compiled(C4_EN_3_1_0)
+    assert "compiled line rules, language detector and bad-words search" in every
+    assert "cleaning, language detection and the bad-words filter take about 3x the CPU" in every
     assert "line rules" not in chain.slower_without_compiled(C4_EN_3_1_0.with_switches(noclean=True))
     assert "line rules" not in chain.slower_without_compiled(C4_EN_2_2_0)  # bad words per line: Python
     assert "language detector" not in chain.slower_without_compiled(C4_EN_3_1_0, language.CLD3)
-    assert "language detector" not in (chain.slower_without_compiled(profiles.MC4_3_1_0) or "")  # CLD3
+    one = chain.slower_without_compiled(profiles.MC4_3_1_0)  # no cleaning; CLD3
+    assert "compiled bad-words search (" in one and "the bad-words filter takes about 3x" in one
+    assert "bad-words" not in chain.slower_without_compiled(C4_EN_3_1_0.with_switches(noblocklist=True))
     assert chain.slower_without_compiled(C4_EN_3_1_0.with_switches(noclean=True), language.CLD3) is None
