@@ -215,7 +215,7 @@ class PageBadwords:
     def __init__(self, words: Iterable[str]):
         words = sorted(words)
         self._matcher = None
-        if badwords_compiled is not None and "" not in words:
+        if badwords_compiled is not None and "" not in words:  # no list holds an empty entry
             self._matcher = badwords_compiled.Matcher(*_trie(words))
             return
         self._automaton = ahocorasick.Automaton()
