@@ -75,6 +75,10 @@ matcher_search(Matcher *self, PyObject *text)
         PyErr_Format(PyExc_TypeError, "search() takes a str, not %.100s", Py_TYPE(text)->tp_name);
         return NULL;
     }
+    if (self->n_nodes == 0) {  /* __init__ never ran, or failed */
+        PyErr_SetString(PyExc_ValueError, "Matcher has no trie");
+        return NULL;
+    }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
         return NULL;

@@ -215,6 +215,13 @@ def test_compiled_matcher_refuses_a_malformed_trie(matcher_path):
         Matcher([0, 0], [], [], [1])  # an empty entry
     with pytest.raises(TypeError):
         Matcher(offsets, chars, children, ends).search(b"bytes")
+    broken = Matcher(offsets, chars, children, ends)
+    with pytest.raises(ValueError):
+        broken.__init__(offsets, chars, children[:-1], ends)
+    with pytest.raises(ValueError, match="no trie"):
+        broken.search("x b")
+    with pytest.raises(ValueError, match="no trie"):
+        Matcher.__new__(Matcher).search("x b")
 
 
 # --- the 2.2.0 per-line regex -----------------------------------------------------------------
