@@ -118,6 +118,33 @@ typedef struct {  /* a scratch buffer for lower-cased lines */
     Py_ssize_t cap;
 } Scratch;
 
+/* The buffer, grown to hold `bytes`; NULL (MemoryError set) when it cannot. */
+static char *
+reserve(Scratch *scratch, Py_ssize_t bytes)
+{
+    if (bytes > scratch->cap || scratch->data == NULL) {
+        Py_ssize_t size = bytes > 0 ? bytes : 1;  /* never NULL for an empty line */
+        char *grown = PyMem_Realloc(scratch->data, (size_t)size);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        scratch->data = grown;
+        scratch->cap = size;
+    }
+    return scratch->data;
+}
+
+/* [start, end) narrowed as str.strip() narrows it. */
+static inline __attribute__((always_inline)) void
+strip(int kind, const void *data, Py_ssize_t *start, Py_ssize_t *end)
+{
+    while (*start < *end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, *start)))
+        (*start)++;
+    while (*end > *start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, *end - 1)))
+        (*end)--;
+}
+
 static int
 found(const char *haystack, Py_ssize_t n, const char *needle)
 {
@@ -189,16 +216,9 @@ lower_case_phrases(const View *v, PyObject *text, PyObject *line, Scratch *scrat
     }
     int phrases = 0;
     if (by_table) {
-        if (2 * n > scratch->cap) {
-            char *grown = PyMem_Realloc(scratch->data, (size_t)(2 * n));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            scratch->data = grown;
-            scratch->cap = 2 * n;
-        }
-        char *low = scratch->data;
+        char *low = reserve(scratch, 2 * n);
+        if (low == NULL)
+            return -1;
         Py_ssize_t m = 0;
         for (Py_ssize_t i = v->start; i < v->end; i++) {
             Py_UCS4 ch = at(v, i);
@@ -383,10 +403,7 @@ judge_all(PyObject *text, int kind, Py_ssize_t min_words, Py_ssize_t max_word_le
         if (i < n)
             i += (ch == '\r' && i + 1 < n && PyUnicode_READ(kind, data, i + 1) == '\n') ? 2 : 1;
         Py_ssize_t start = line_start, end = line_end, raw_length = line_end - line_start;
-        while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, start)))
-            start++;
-        while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, end - 1)))
-            end--;
+        strip(kind, data, &start, &end);
         /* Most lines: no "[" (citations cannot change the line), not long enough for a
            too-long word, no end mark. */
         Py_UCS4 last = end > start ? PyUnicode_READ(kind, data, end - 1) : 0;
@@ -610,21 +627,11 @@ static inline __attribute__((always_inline)) int
 hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end, Scratch *scratch,
           unsigned char digest[16])
 {
-    while (start < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, start)))
-        start++;
-    while (end > start && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, end - 1)))
-        end--;
+    strip(kind, data, &start, &end);
     Py_ssize_t n = end - start;
-    if (2 * n > scratch->cap) {
-        char *grown = PyMem_Realloc(scratch->data, (size_t)(2 * n));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        scratch->data = grown;
-        scratch->cap = 2 * n;
-    }
-    unsigned char *utf8 = (unsigned char *)scratch->data;
+    unsigned char *utf8 = (unsigned char *)reserve(scratch, 2 * n);
+    if (utf8 == NULL)
+        return -1;
     Py_ssize_t m = 0, i = start;
     Py_UCS4 beyond = latin1_lower_checked ? 256 : 128;  /* lower-cased here below this */
     for (; i < end; i++) {
