@@ -22,10 +22,9 @@
 
    CPython's own rules decide what a line break, a space and a lower-case letter are:
    Py_UNICODE_ISLINEBREAK (str.splitlines, "\r\n" one break), Py_UNICODE_ISSPACE (str.strip,
-   str.split). Lower-casing is done here only for lines of code points below 256, where it maps
-   A-Z to a-z, and other letters to one letter that is not ASCII, so ASCII phrases are found
-   as in str.lower(); any other line is lower-cased by str.lower() itself. The tests compare
-   this with lines.py's per-rule functions (and those with TFDS's clean_page). */
+   str.split), and str.lower(), either called or as tables the import fills and checks from it.
+   The tests compare this with lines.py's per-rule functions (and those with TFDS's clean_page)
+   and with hashlib. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -63,7 +62,7 @@ is_end_mark(Py_UCS4 ch)
     return ch == '.' || ch == '?' || ch == '!' || ch == '"';
 }
 
-static int
+static inline int
 lacks_end_mark(const View *v)
 {
     Py_ssize_t n = v->end - v->start;
@@ -135,6 +134,18 @@ reserve(Scratch *scratch, Py_ssize_t bytes)
     return scratch->data;
 }
 
+/* str.lower() of text[start:end], a new reference; NULL on error. */
+static PyObject *
+lower_of(PyObject *text, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *line = PyUnicode_Substring(text, start, end);
+    if (line == NULL)
+        return NULL;
+    PyObject *lower = PyObject_CallMethodNoArgs(line, lower_name);
+    Py_DECREF(line);
+    return lower;
+}
+
 /* [start, end) narrowed as str.strip() narrows it. */
 static inline __attribute__((always_inline)) void
 strip(int kind, const void *data, Py_ssize_t *start, Py_ssize_t *end)
@@ -203,9 +214,9 @@ check_lower_by_table(void)
 }
 
 /* Which phrases the lower-cased line holds: bit 0 lorem ipsum, bit 1 javascript, bit 2 a
-   policy phrase; -1 on error. `line` is the view as a str, or NULL (made when needed). */
+   policy phrase; -1 on error. `source` is the str the view is a stretch of. */
 static int
-lower_case_phrases(const View *v, PyObject *text, PyObject *line, Scratch *scratch)
+lower_case_phrases(const View *v, PyObject *source, Scratch *scratch)
 {
     Py_ssize_t n = v->end - v->start;
     int by_table = lower_by_table;
@@ -245,11 +256,7 @@ lower_case_phrases(const View *v, PyObject *text, PyObject *line, Scratch *scrat
                 }
         return phrases;
     }
-    PyObject *made = NULL;
-    if (line == NULL && (line = made = PyUnicode_Substring(text, v->start, v->end)) == NULL)
-        return -1;
-    PyObject *lower = PyObject_CallMethodNoArgs(line, lower_name);
-    Py_XDECREF(made);
+    PyObject *lower = lower_of(source, v->start, v->end);
     if (lower == NULL)
         return -1;
     int hit;
@@ -318,7 +325,7 @@ judge(PyObject *text, Py_ssize_t start, Py_ssize_t end, Py_ssize_t raw_length,
         reason = TOO_SHORT;
         goto done;
     }
-    int phrases = lower_case_phrases(&v, line == NULL ? text : line, line, scratch);
+    int phrases = lower_case_phrases(&v, line == NULL ? text : line, scratch);
     if (phrases < 0) {
         Py_XDECREF(line);
         return -1;
@@ -406,10 +413,8 @@ judge_all(PyObject *text, int kind, Py_ssize_t min_words, Py_ssize_t max_word_le
         strip(kind, data, &start, &end);
         /* Most lines: no "[" (citations cannot change the line), not long enough for a
            too-long word, no end mark. */
-        Py_UCS4 last = end > start ? PyUnicode_READ(kind, data, end - 1) : 0;
-        int no_end_mark = !is_end_mark(last) || (end - start >= 3 && last == '.'
-            && PyUnicode_READ(kind, data, end - 2) == '.' && PyUnicode_READ(kind, data, end - 3) == '.');
-        if (!bracket && (max_word_length < 0 || end - start <= max_word_length) && no_end_mark) {
+        View v = {kind, data, start, end};
+        if (!bracket && (max_word_length < 0 || end - start <= max_word_length) && lacks_end_mark(&v)) {
             tally->lines[NO_ENDMARK]++;
             tally->chars[NO_ENDMARK] += raw_length;
         } else {
@@ -650,11 +655,7 @@ hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize
         md5(utf8, (size_t)m, digest);
         return 0;
     }
-    PyObject *line = PyUnicode_Substring(text, start, end);
-    if (line == NULL)
-        return -1;
-    PyObject *lower = PyObject_CallMethodNoArgs(line, lower_name);
-    Py_DECREF(line);
+    PyObject *lower = lower_of(text, start, end);
     if (lower == NULL)
         return -1;
     Py_ssize_t size;

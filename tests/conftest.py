@@ -32,6 +32,19 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def realweb_wet_pages() -> list:
+    """The 974 pages of the real-web WET file as the c4-en-3.1.0 reader gives them (read once)."""
+    if not REALWEB_WET.is_file():
+        pytest.skip(f"../shared is absent (a user's machine): no {REALWEB_WET}")
+    from collections import Counter
+
+    from c4forge.cleaning_rules import profiles
+    from c4forge.pipeline.readers import read_wet_pages
+
+    return list(read_wet_pages(str(REALWEB_WET), profiles.C4_EN_3_1_0, Counter()))
+
+
+@pytest.fixture(scope="session")
 def realweb_noblocklist_build(tmp_path_factory) -> Path:
     """`c4forge build --noblocklist --format both` of the real-web WET (290 documents, all in
     train), built once per test session for the vocabulary and pretraining tests. Read-only."""

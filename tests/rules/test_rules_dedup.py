@@ -411,15 +411,7 @@ def test_compiled_line_hashes_raise_as_utf8_does(line_hash_path):
 
 
 @pytest.mark.parametrize("line_hash_path", ["compiled"], indirect=True)
-def test_compiled_line_hashes_on_the_real_web_pages(line_hash_path):
-    from conftest import SHARED
-
-    wet = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
-    if not wet.is_file():
-        pytest.skip(f"../shared is absent (a user's machine): no {wet}")
-    from c4forge.cleaning_rules import profiles
-    from c4forge.pipeline.readers import read_wet_pages
-
-    for page in read_wet_pages(str(wet), profiles.C4_EN_3_1_0, Counter()):
+def test_compiled_line_hashes_on_the_real_web_pages(line_hash_path, realweb_wet_pages):
+    for page in realweb_wet_pages:
         for text in (page.text, page.text.upper()):
             assert dedup.line_hashes(text) == per_line_hashes(text)

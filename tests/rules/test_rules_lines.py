@@ -13,7 +13,6 @@ from c4forge.cleaning_rules import lines
 from c4forge.cleaning_rules.counters import CLEAN_PAGE, chars_key, key
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.sentences import count_sentences
-from conftest import SHARED
 
 RULES_3_1_0 = lines.CleaningRules()
 
@@ -687,14 +686,8 @@ def lower_by_table(request):
 
 
 @pytest.mark.parametrize("clean_path", ["compiled"], indirect=True)
-def test_compiled_line_rules_on_the_real_web_pages(clean_path, lower_by_table):
-    wet = SHARED / "data" / "realweb" / "realweb-dev.warc.wet.gz"
-    if not wet.is_file():
-        pytest.skip(f"../shared is absent (a user's machine): no {wet}")
-    from c4forge.cleaning_rules import profiles
-    from c4forge.pipeline.readers import read_wet_pages
-
-    for page in read_wet_pages(str(wet), profiles.C4_EN_3_1_0, Counter()):
+def test_compiled_line_rules_on_the_real_web_pages(clean_path, lower_by_table, realweb_wet_pages):
+    for page in realweb_wet_pages:
         for variant in (page.text, page.text.upper(), page.text.replace("\n", "\r\n")):
             for rules in RULE_VARIANTS[:-1]:  # the last one has a bad-word rule per line: Python only
                 compiled_equals_python(variant, rules)
