@@ -123,9 +123,10 @@ def add_corpus_build_arguments(p: argparse.ArgumentParser, output_help: str) -> 
                        help="local runner only: shuffles (URL and line dedup, shard writing) go through files in DIR "
                             "instead of memory, so peak memory stays flat as the input grows; costs CPU and disk "
                             "(about the input's size, compressed). Without it a local build does so on its own when "
-                            "its estimated in-memory peak (13.5x the gzipped input) passes half the available memory "
-                            "or 4 GiB (more than about one WET file), into OUTPUT/.c4forge-spill or the temporary "
-                            "folder, and says so")
+                            "its estimated in-memory peak (on the default runner about 2.5x the gzipped input, "
+                            "13.5x with multi_processing workers) passes half the available memory or 4 GiB "
+                            "(about seven WET files; one and a half with multi_processing), into "
+                            "OUTPUT/.c4forge-spill or the temporary folder, and says so")
     spill.add_argument("--no-spill", action="store_true",
                        help="local runner: keep the shuffles in memory, however large the input (fastest when the "
                             "memory is there)")

@@ -160,9 +160,9 @@ def build_pipeline(pipeline, config: BuildConfig, root: str, wet_paths: list[str
                    memory: BuildMemory = BuildMemory()):
     """Graph + sinks writing under ``root`` (the run's staging folder); returns the
     PCollection of per-split summaries."""
-    spill = memory.spill
+    shuffle = memory.shuffle
     split_pages = build_c4(pipeline, wet_paths, profile, badwords, input_format=config.input_format,
-                           html_extractor=config.html_extractor, langid_backend=config.langid, spill=spill,
+                           html_extractor=config.html_extractor, langid_backend=config.langid, shuffle=shuffle,
                            hold_file_bytes=memory.hold_file_bytes)
     splits = mc4.mc4_split_names() if profile.multilingual else SPLITS
     summaries = []
@@ -170,10 +170,10 @@ def build_pipeline(pipeline, config: BuildConfig, root: str, wet_paths: list[str
         meta = tfds_metadata(profile)
         summaries.append(split_pages | "WriteTfds" >> WriteTfdsDataset(
             root, name=meta.name, config=meta.config, version=meta.version,
-            num_shards=config.num_shards, splits=splits, spill=spill))
+            num_shards=config.num_shards, splits=splits, shuffle=shuffle))
     if "jsonl" in config.formats:
         summaries.append(split_pages | "WriteJsonl" >> WriteJsonlSplits(
-            jsonl_dir(root, profile), num_shards=config.num_shards, splits=splits, spill=spill))
+            jsonl_dir(root, profile), num_shards=config.num_shards, splits=splits, shuffle=shuffle))
     return summaries | "AllSummaries" >> beam.Flatten()
 
 

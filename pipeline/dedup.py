@@ -3,8 +3,8 @@
 Each transform takes its stage object (``cleaning_rules/chain.py``), whose methods are the
 pure per-page and per-key steps; the transform only decides what travels where. The result
 is the stage's ``run_in_memory`` result, whatever the bundling, sharding or worker count
-(``tests/pipeline/test_graph_batching.py``). ``spill`` (``--spill-dir``, local runner only)
-sends the shuffles through files (``pipeline/spill.py``).
+(``tests/pipeline/test_graph_batching.py``). ``shuffle`` says how the shuffles move their data
+(``pipeline/shuffle.py``: the runner's, through files, or by reference in this process).
 
 Skew is bounded by pre-reducing in each bundle before a shuffle, with the same associative
 pick as after it: a URL captured thousands of times travels as one page per bundle (its
@@ -27,9 +27,9 @@ from apache_beam.transforms.window import GlobalWindows
 from c4forge.cleaning_rules import chain as chain_lib
 from c4forge.cleaning_rules import dedup
 
-from . import spill as spill_lib
 from .counting import CountingDoFn
 from .page_bytes import decode_page, encode_page
+from .shuffle import RUNNERS_OWN, Shuffle
 from .spill import SpillConfig
 
 MIN_LINE_DEDUP_SHARDS = 16
@@ -61,14 +61,14 @@ def spilled_line_dedup_shards(num_files: int, spill: Optional[SpillConfig]) -> i
 
 
 def global_stage_transform(stage: chain_lib.GlobalStage, num_files: int,
-                           spill: Optional[SpillConfig]) -> beam.PTransform:
+                           shuffle: Shuffle = RUNNERS_OWN) -> beam.PTransform:
     """The shuffle that runs ``stage``."""
     if isinstance(stage, chain_lib.DedupeUrls):
-        return DedupeUrls(stage, spill)
+        return DedupeUrls(stage, shuffle)
     if isinstance(stage, chain_lib.DedupeLines):
-        return DedupeLines(stage, spilled_line_dedup_shards(num_files, spill), spill)
+        return DedupeLines(stage, spilled_line_dedup_shards(num_files, shuffle.spill), shuffle)
     if isinstance(stage, chain_lib.DedupeSentenceSpans):
-        return DedupeSentenceSpans(stage, spill)
+        return DedupeSentenceSpans(stage, shuffle)
     raise TypeError(f"no Beam transform for the global stage {stage.name!r}")
 
 
@@ -122,11 +122,11 @@ class DedupeUrls(beam.PTransform):
     grouped by URL. (Not Beam's lifted CombinePerKey: its cache holds up to 100,000 whole
     pages; the pre-reduction here is bounded by bytes.)"""
 
-    def __init__(self, stage: chain_lib.DedupeUrls, spill: Optional[SpillConfig] = None,
+    def __init__(self, stage: chain_lib.DedupeUrls, shuffle: Shuffle = RUNNERS_OWN,
                  prereduce_bytes: int = URL_PREREDUCE_BYTES):
         super().__init__()
         self._stage = stage
-        self._spill = spill
+        self._shuffle = shuffle
         self._prereduce_bytes = prereduce_bytes
 
     def expand(self, pages):
@@ -134,7 +134,7 @@ class DedupeUrls(beam.PTransform):
             pages
             | "KeepBestPerUrlInBundle" >> beam.ParDo(_KeepBestPageOfEachUrlInBundle(self._stage,
                                                                                    self._prereduce_bytes))
-            | "GroupByNormalizedUrl" >> spill_lib.group_by_key(self._spill)
+            | "GroupByNormalizedUrl" >> self._shuffle.group_by_key()
             | "SelectPage" >> beam.ParDo(_SelectPage(self._stage))
         )
 
@@ -218,11 +218,11 @@ class DedupeLines(beam.PTransform):
     neither ``shards`` nor ``flush_bytes``."""
 
     def __init__(self, stage: chain_lib.DedupeLines, shards: int = MIN_LINE_DEDUP_SHARDS,
-                 spill: Optional[SpillConfig] = None, flush_bytes: int = OWNER_RECORDS_FLUSH_BYTES):
+                 shuffle: Shuffle = RUNNERS_OWN, flush_bytes: int = OWNER_RECORDS_FLUSH_BYTES):
         super().__init__()
         self._stage = stage
         self._shards = shards
-        self._spill = spill
+        self._shuffle = shuffle
         self._flush_bytes = flush_bytes
 
     def expand(self, pages):
@@ -230,12 +230,12 @@ class DedupeLines(beam.PTransform):
             _HashPageLines(self._stage, self._shards, self._flush_bytes)).with_outputs(OWNER_RECORDS, main="pages")
         owned_lines = (
             hashed[OWNER_RECORDS]
-            | "GroupByLineShard" >> spill_lib.group_by_key(self._spill)
+            | "GroupByLineShard" >> self._shuffle.group_by_key()
             | "PickLineOwners" >> beam.ParDo(_PickLineOwners(self._shards))
         )
         return (
             {"pages": hashed.pages, "owned_lines": owned_lines}
-            | "JoinPagesAndOwnedLines" >> spill_lib.co_group_by_key(self._spill)
+            | "JoinPagesAndOwnedLines" >> self._shuffle.co_group_by_key()
             | "RemoveDuplicateLines" >> beam.ParDo(_KeepOwnedLines(self._stage))
         )
 
@@ -259,25 +259,25 @@ class DedupeSentenceSpans(beam.PTransform):
     """Every three-sentence window survives only in its owner page; counters under
     ``dedupe-sentences/``."""
 
-    def __init__(self, stage: chain_lib.DedupeSentenceSpans, spill: Optional[SpillConfig] = None):
+    def __init__(self, stage: chain_lib.DedupeSentenceSpans, shuffle: Shuffle = RUNNERS_OWN):
         super().__init__()
         self._stage = stage
-        self._spill = spill
+        self._shuffle = shuffle
 
     def expand(self, pages):
         stage = self._stage
         window_owners = pages | "EmitWindowOwners" >> beam.FlatMap(
             lambda p: ((h, stage.owner_of(p)) for h in stage.window_hashes(p)))
-        if self._spill is None:
+        if self._shuffle.spill is None:
             owners = window_owners | "PickOwner" >> beam.CombinePerKey(min)
         else:  # a lifted combine keeps one accumulator per distinct window, i.e. nearly all of them, in memory
             owners = (window_owners
-                      | "GroupOwners" >> spill_lib.group_by_key(self._spill)
+                      | "GroupOwners" >> self._shuffle.group_by_key()
                       | "PickOwner" >> beam.MapTuple(lambda window, candidates: (window, min(candidates))))
         owned_windows = owners | "KeyByOwner" >> beam.Map(lambda kv: (kv[1], kv[0]))
         pages_by_owner = pages | "KeyPagesByOwner" >> beam.Map(lambda p: (stage.owner_of(p), encode_page(p)))
         return (
             {"pages": pages_by_owner, "owned_windows": owned_windows}
-            | "JoinPagesAndOwnedWindows" >> spill_lib.co_group_by_key(self._spill)
+            | "JoinPagesAndOwnedWindows" >> self._shuffle.co_group_by_key()
             | "RemoveDuplicateSpans" >> beam.ParDo(_KeepOwnedSpans(stage))
         )

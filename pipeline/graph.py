@@ -26,7 +26,8 @@ from . import progress
 from .counting import CountingDoFn
 from .dedup import global_stage_transform
 from .readers import open_input, read_warc_pages, read_wet_pages
-from .spill import SpillConfig
+from .shuffle import RUNNERS_OWN, Shuffle
+from .spill import WET_GZIP_EXPANSION
 
 INPUT_FORMATS = ("wet", "warc")
 
@@ -51,9 +52,10 @@ class ReadPages(CountingDoFn):
     def process(self, path: str) -> Iterable[Page]:
         sizes = [m.size_in_bytes for r in FileSystems.match([path]) for m in r.metadata_list]
         # With WET quirks the file is read twice (the strict UTF-8 check, then the records),
-        # unless the check holds its records (read_wet_pages' hold_bytes: then a file larger
-        # than that shows 100% a little early).
-        passes = 2 if self._input_format == "wet" and self._profile.wet_quirks and not self._hold_file_bytes else 1
+        # unless the check holds its records (read_wet_pages' hold_bytes), which a file whose
+        # text is larger than the hold does not (estimated from its gzipped size).
+        held = sizes and sizes[0] * WET_GZIP_EXPANSION <= self._hold_file_bytes
+        passes = 2 if self._input_format == "wet" and self._profile.wet_quirks and not held else 1
         tracker = progress.FileProgress(path, sizes[0] if sizes else 0, passes=passes,
                                         every_s=self._progress_every_s)
 
@@ -123,13 +125,13 @@ class AssignSplit(CountingDoFn):
 def build_c4(pipeline, input_paths: list[str], profile: Profile, badwords, *,
              input_format: str = "wet", html_extractor: str = html_text.DEFAULT_EXTRACTOR,
              make_identifier=None, langid_backend: str = language.LANGDETECT,
-             spill: Optional[SpillConfig] = None, hold_file_bytes: int = 0):
+             shuffle: Shuffle = RUNNERS_OWN, hold_file_bytes: int = 0):
     """The whole C4 graph for one profile; returns a PCollection of (split, page).
 
     ``input_format="warc"`` reads HTML response records of WARC files instead of WET files
     (text extracted by ``html_extractor``). ``badwords``, ``langid_backend`` and
-    ``make_identifier`` are ``chain.rule_chain``'s. ``spill`` (``--spill-dir``, local runner
-    only) makes the shuffles go through files (``pipeline/spill.py``). ``hold_file_bytes``:
+    ``make_identifier`` are ``chain.rule_chain``'s. ``shuffle``: how the shuffles move their data
+    (``pipeline/shuffle.py``; the same pages whichever it is). ``hold_file_bytes``:
     a WET file's records kept after its UTF-8 check, so that it is decompressed once
     (``read_wet_pages``'s ``hold_bytes``; the same pages whatever it is).
     """
@@ -148,5 +150,5 @@ def build_c4(pipeline, input_paths: list[str], profile: Profile, badwords, *,
         if isinstance(stage, chain_lib.PageStage):
             pages = pages | stage.name >> beam.ParDo(ApplyPageStage(stage))
         else:
-            pages = pages | stage.name >> global_stage_transform(stage, len(input_paths), spill)
+            pages = pages | stage.name >> global_stage_transform(stage, len(input_paths), shuffle)
     return pages | "AssignSplit" >> beam.ParDo(AssignSplit(chain))

@@ -193,11 +193,17 @@ class FileProgress:
         self.started = self._last = time.monotonic()
 
     def add_bytes(self, n: int) -> None:
+        before = self._credited()
         self.done += n
         if self.live is not None:
-            self.live.add_bytes(n / self.passes)
+            self.live.add_bytes(self._credited() - before)
         else:
             self._maybe_log()
+
+    def _credited(self) -> float:
+        """The file's share of the build's bytes read so far: never more than its size, even
+        when it takes more passes than expected (a file larger than the reader's hold)."""
+        return min(self.done / self.passes, self.size)
 
     def add_page(self) -> None:
         self.pages += 1
@@ -218,7 +224,7 @@ class FileProgress:
     def finish(self) -> None:
         elapsed = time.monotonic() - self.started
         if self.live is not None:  # one line per file would bury the build's own
-            self.live.file_done(max(self.size - self.done / self.passes, 0))
+            self.live.file_done(self.size - self._credited())
             return
         logger.info("read %s: %d pages in %s (%.0f pages/s)", self.path, self.pages, _duration(elapsed),
                     self.pages / max(elapsed, 1e-9))

@@ -4,7 +4,8 @@ JSONL.gz.
 Both sinks take a PCollection of ``(split_name, page)`` and share one sharded write: the
 sharding scheme of TFDS's ``BeamWriter`` (``c4forge.corpus.sharding``) with the number of
 buckets computed in the pipeline (a per-split combine used as side input), and one shard
-writer whether the shards are grouped in memory or, with ``--spill-dir``, through files.
+writer however the shards are grouped (``shuffle``: by the runner, by reference in this
+process, or through files when the build spills).
 The record bytes and file formats are ``c4forge.corpus``'s.
 
 Layouts::
@@ -44,6 +45,7 @@ from c4forge.corpus.tfds_metadata import (
 )
 
 from . import spill as spill_lib
+from .shuffle import RUNNERS_OWN, Shuffle
 from .doc_lengths import SINK_NAMESPACE, counter_name as length_counter_name
 from .faults import fault_point
 from .files import INCOMPLETE_MARK, atomic_create, base_name, delete_quietly, list_files, write_file_atomically
@@ -167,11 +169,11 @@ def _write_shard(shard, fmt: ShardFormat, records_of: Callable[[Any], Iterator[b
 class _WriteShards(beam.PTransform):
     """(split, page) → one element: the list of every ShardResult written."""
 
-    def __init__(self, fmt: ShardFormat, sharding: Sharding, spill: Optional[spill_lib.SpillConfig] = None):
+    def __init__(self, fmt: ShardFormat, sharding: Sharding, shuffle: Shuffle = RUNNERS_OWN):
         super().__init__()
         self._fmt = fmt
         self._sharding = sharding
-        self._spill = spill
+        self._shuffle = shuffle
 
     def expand(self, split_pages):
         keyed = split_pages | "Encode" >> beam.Map(_keyed_record, self._fmt)
@@ -180,7 +182,7 @@ class _WriteShards(beam.PTransform):
             | "SplitStats" >> beam.CombinePerKey(_SplitStats())
             | "PlanShards" >> beam.Map(_plan, self._sharding, self._fmt.overhead_bytes)
         )
-        if self._spill is not None:
+        if self._shuffle.spill is not None:
             return self._expand_spilled(keyed, plans)
         assigned = keyed | "AssignShard" >> beam.Map(_assign_bucket, plans=beam.pvalue.AsDict(plans))
         # The shard ids come from before the grouping: the grouped shards then have one consumer
@@ -193,7 +195,7 @@ class _WriteShards(beam.PTransform):
         )
         return (
             assigned
-            | "GroupShards" >> beam.GroupByKey()
+            | "GroupShards" >> self._shuffle.group_by_key()
             | "WriteShards" >> beam.Map(_write_shard, self._fmt, _sorted_records,
                                         non_empty_buckets=beam.pvalue.AsSingleton(non_empty))
             | "CollectShards" >> beam.combiners.ToList()
@@ -207,7 +209,7 @@ class _WriteShards(beam.PTransform):
         runs, concatenated in key order, are the shard's sorted records."""
         assigned = (
             keyed
-            | "SpillEncoded" >> spill_lib.SpilledMaterialize(self._spill)
+            | "SpillEncoded" >> spill_lib.SpilledMaterialize(self._shuffle.spill)
             | "AssignShardAndRun" >> beam.Map(_assign_bucket_and_run, plans=beam.pvalue.AsDict(plans))
         )
         non_empty = (
@@ -216,7 +218,7 @@ class _WriteShards(beam.PTransform):
             | "CollectShardIds" >> beam.combiners.ToSet()
             | "NonEmptyBySplit" >> beam.Map(_non_empty_buckets_by_split)
         )
-        runs = assigned | "GroupRuns" >> spill_lib.SpilledSortedRuns(self._spill)
+        runs = assigned | "GroupRuns" >> spill_lib.SpilledSortedRuns(self._shuffle.spill)
         return (
             runs
             | "ByShard" >> beam.Map(_shard_of_run)
@@ -343,10 +345,10 @@ class WriteTfdsDataset(beam.PTransform):
         splits: Sequence[str] = SPLITS,
         num_shards: NumShards = None,
         target_shard_bytes: Optional[int] = None,
-        spill: Optional[spill_lib.SpillConfig] = None,
+        shuffle: Shuffle = RUNNERS_OWN,
     ):
         super().__init__()
-        self._spill = spill
+        self._shuffle = shuffle
         if config_description is None and name == "c4":
             config_description = C4_CONFIG_DESCRIPTIONS.get(config or "")
         self.metadata = TfdsMetadata(
@@ -361,7 +363,7 @@ class WriteTfdsDataset(beam.PTransform):
     def expand(self, split_pages):
         return (
             split_pages
-            | "WriteTfrecordShards" >> _WriteShards(self._format, self._sharding, self._spill)
+            | "WriteTfrecordShards" >> _WriteShards(self._format, self._sharding, self._shuffle)
             | "WriteDatasetInfo" >> beam.FlatMap(_finalize_tfds, self._format, self.metadata, self._splits)
         )
 
@@ -378,9 +380,9 @@ class WriteJsonlSplits(beam.PTransform):
 
     def __init__(self, output_dir: str, prefix: str = "c4", *, splits: Sequence[str] = SPLITS,
                  num_shards: NumShards = None, target_shard_bytes: Optional[int] = None, ensure_ascii: bool = False,
-                 compresslevel: int = 6, spill: Optional[spill_lib.SpillConfig] = None):
+                 compresslevel: int = 6, shuffle: Shuffle = RUNNERS_OWN):
         super().__init__()
-        self._spill = spill
+        self._shuffle = shuffle
         self._format = JsonlFormat(
             directory=output_dir, prefix=prefix, ensure_ascii=ensure_ascii, compresslevel=compresslevel
         )
@@ -390,6 +392,6 @@ class WriteJsonlSplits(beam.PTransform):
     def expand(self, split_pages):
         return (
             split_pages
-            | "WriteJsonlShards" >> _WriteShards(self._format, self._sharding, self._spill)
+            | "WriteJsonlShards" >> _WriteShards(self._format, self._sharding, self._shuffle)
             | "Summarize" >> beam.FlatMap(_finalize_jsonl, self._format, self._splits)
         )

@@ -329,15 +329,6 @@ class DeleteRunFilesAfter(beam.PTransform):
         return done | "DeleteRunFiles" >> beam.Map(_delete_run_files, paths=beam.pvalue.AsSingleton(paths))
 
 
-def group_by_key(spill: Optional[SpillConfig]) -> beam.PTransform:
-    """Beam's GroupByKey, or with a spill config the disk-backed one."""
-    return beam.GroupByKey() if spill is None else SpilledGroupByKey(spill)
-
-
-def co_group_by_key(spill: Optional[SpillConfig]) -> beam.PTransform:
-    return beam.CoGroupByKey() if spill is None else SpilledCoGroupByKey(spill)
-
-
 LOCAL_RUNNERS = ("directrunner", "fnapirunner", "bundlebaseddirectrunner", "switchingdirectrunner", "prismrunner")
 
 

@@ -8,7 +8,8 @@ On a local runner a build spills into ``--spill-dir DIR`` when given, never with
 temporary folder, whichever first has room and is not memory-backed. The output is the same
 either way (tests/pipeline/test_spill.py, test_auto_spill.py). ``build_memory`` decides it all in
 one ``BuildMemory``, with whether the reader holds a WET file's records (only while the shuffles
-stay in this process's memory)."""
+stay in memory) and whether the shuffles pass their values by reference (when every worker is
+a thread of this process: ``shuffle_in_process.py``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from c4forge.tokenizer_training import memory
 from .errors import BuildError
 from .files import is_local
 from .output_lock import SPILL_DIR_PREFIX, lock_spill_dir, remove_dead_spill_dirs
+from .shuffle import Shuffle
+from .shuffle_in_process import InProcessStore, in_process_store, runs_in_this_process
 from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
 
 logger = logging.getLogger(__name__)
@@ -53,15 +56,20 @@ def check_spill_dir(spill_dir: Optional[str], options: PipelineOptions) -> None:
                          f"read it)")
 
 
-# Peak RSS of an in-memory local build per gzipped input byte (benchmarks/c4_benchmark.py:
-# 661 MB for 49 MB of WET, 2,605 MB for 195 MB).
-IN_MEMORY_PEAK_PER_INPUT_BYTE = 13.5
+# Peak RSS of an in-memory local build per gzipped input byte (benchmarks/c4_benchmark.py).
+# Through the runner's shuffle (multi_processing workers): 661 MB for 49 MB of WET, 2,605 MB
+# for 195 MB. By reference in this process (the default FnApiRunner): 419 MB for 49 MB, 818 MB
+# for 195 MB, 4,959 MB for 1,950 MB, i.e. ~360 MB plus 2.4x the input; rounded up here.
+RUNNER_SHUFFLE_PEAK_PER_INPUT_BYTE = 13.5
+IN_PROCESS_PEAK_PER_INPUT_BYTE = 2.5
+IN_PROCESS_PEAK_BASE = 400 << 20
 # A build without --spill-dir or --no-spill stays in memory while its estimated peak fits
 # the budget, the smaller of: half the memory available when it starts (the estimate is an
 # average; the rest is for the runner's own swings, the page cache and whatever else runs),
-# and IN_MEMORY_PEAK_CAP. The cap keeps one WET file (~195 MB gzipped, ~2.6 GB in memory)
-# in memory, where it is fastest, and spills anything from about 1.5 files up on any machine:
-# memory stays flat as the input grows, at ~1.25x the CPU (docs/speed.md).
+# and IN_MEMORY_PEAK_CAP. By reference in this process the cap keeps up to about seven WET
+# files (~1.4 GB gzipped) in memory, where it is fastest; through the runner's shuffle, about
+# one and a half. Above that it spills on any machine: memory stays flat as the input grows,
+# at ~1.25x the CPU (docs/speed.md).
 AVAILABLE_MEMORY_SHARE = 0.5
 IN_MEMORY_PEAK_CAP = 4 * 2**30
 # Spill files at their largest, per gzipped input byte (measured: see docs/speed.md), doubled:
@@ -75,18 +83,21 @@ def input_bytes_of(wet_paths: Sequence[str]) -> int:
     return sum(m.size_in_bytes for r in FileSystems.match(list(wet_paths)) for m in r.metadata_list)
 
 
-def in_memory_peak_estimate(input_bytes: int) -> int:
-    return int(input_bytes * IN_MEMORY_PEAK_PER_INPUT_BYTE)
+def in_memory_peak_estimate(input_bytes: int, in_process: bool) -> int:
+    """``in_process``: the shuffles pass values by reference (``shuffle_in_process.py``)."""
+    if in_process:
+        return int(IN_PROCESS_PEAK_BASE + input_bytes * IN_PROCESS_PEAK_PER_INPUT_BYTE)
+    return int(input_bytes * RUNNER_SHUFFLE_PEAK_PER_INPUT_BYTE)
 
 
 def in_memory_budget(available_memory_bytes: int) -> int:
     return min(int(available_memory_bytes * AVAILABLE_MEMORY_SHARE), IN_MEMORY_PEAK_CAP)
 
 
-def spill_hint(input_bytes: int, memory_bytes: int) -> Optional[str]:
+def spill_hint(input_bytes: int, memory_bytes: int, in_process: bool) -> Optional[str]:
     """A warning for --no-spill when an in-memory local build of this input would need more than
     half of ``memory_bytes`` (what is available); None otherwise."""
-    need = input_bytes * IN_MEMORY_PEAK_PER_INPUT_BYTE
+    need = in_memory_peak_estimate(input_bytes, in_process)
     if need <= memory_bytes / 2:
         return None
     return (f"this local build holds its shuffles in memory (--no-spill): about {need / 2**30:.1f} GiB for "
@@ -113,11 +124,12 @@ class SpillDecision:
     level: int = logging.INFO
 
 
-def decide_auto_spill(input_bytes: int, available_memory_bytes: int, folders: Sequence[SpillFolder]) -> SpillDecision:
+def decide_auto_spill(input_bytes: int, available_memory_bytes: int, folders: Sequence[SpillFolder],
+                      in_process: bool) -> SpillDecision:
     """Memory if the estimated in-memory peak fits ``in_memory_budget``; otherwise the first
     of ``folders`` with room for the spill files (a warning when the machine is short of memory,
     information when only the cap was passed); memory and a warning when none has room."""
-    need, budget = in_memory_peak_estimate(input_bytes), in_memory_budget(available_memory_bytes)
+    need, budget = in_memory_peak_estimate(input_bytes, in_process), in_memory_budget(available_memory_bytes)
     if need <= budget:
         return SpillDecision(None, None)
     short_of_memory = need > available_memory_bytes * AVAILABLE_MEMORY_SHARE
@@ -205,21 +217,38 @@ def physical_memory_bytes() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class BuildMemory:
-    """How a build uses memory: where its shuffles spill (None: in this process's memory, or the
-    runner's own shuffle), and how many decompressed bytes of a WET file's records its reader
-    keeps after the file's UTF-8 check (``read_wet_pages``' ``hold_bytes``)."""
+    """How a build uses memory: where its shuffles spill (None: in memory, or the runner's own
+    shuffle), the store they pass values by reference through (None: the runner moves them),
+    and how many decompressed bytes of a WET file's records its reader keeps after the file's
+    UTF-8 check (``read_wet_pages``' ``hold_bytes``)."""
 
     spill: Optional[SpillConfig] = None
     hold_file_bytes: int = 0
+    in_process: Optional[InProcessStore] = None
+
+    @property
+    def shuffle(self) -> Shuffle:
+        return Shuffle(spill=self.spill, in_process=self.in_process)
 
 
 # A local build whose shuffles stay in memory keeps a WET file's records (decompressed) after
 # the file's UTF-8 check, up to this many bytes, instead of decompressing them a second time:
 # a Common Crawl WET file (~400-450 MB decompressed) is read once. It saves ~3% of the CPU for
-# ~15% more peak memory (docs/speed.md), within IN_MEMORY_PEAK_PER_INPUT_BYTE; a spilling build,
+# ~15% more peak memory (docs/speed.md), within the peak estimates above; a spilling build,
 # or a cluster's workers, keep memory flat instead.
 HOLD_FILE_BYTES = 512 << 20
-IN_MEMORY = BuildMemory(hold_file_bytes=HOLD_FILE_BYTES)
+
+
+@contextlib.contextmanager
+def in_memory(options: PipelineOptions, run_id: str) -> Iterator[BuildMemory]:
+    """A local build whose shuffles stay in memory: by reference where every worker is in this
+    process (about a fifth less CPU and a third of the peak memory, docs/speed.md), else the
+    runner's."""
+    if not runs_in_this_process(options):
+        yield BuildMemory(hold_file_bytes=HOLD_FILE_BYTES)
+        return
+    with in_process_store(run_id) as store:
+        yield BuildMemory(hold_file_bytes=HOLD_FILE_BYTES, in_process=store)
 
 
 @contextlib.contextmanager
@@ -237,18 +266,20 @@ def build_memory(spill_dir: Optional[str], no_spill: bool, options: PipelineOpti
         yield BuildMemory()
         return
     if no_spill:
-        hint = spill_hint(input_bytes, available_memory_bytes())
+        hint = spill_hint(input_bytes, available_memory_bytes(), runs_in_this_process(options))
         if hint:
             logger.warning(hint)
-        yield IN_MEMORY
+        with in_memory(options, run_id) as memory:
+            yield memory
         return
     folders = auto_spill_folders(output)
     remove_dead_auto_spills(folders)
-    decision = decide_auto_spill(input_bytes, available_memory_bytes(), folders)
+    decision = decide_auto_spill(input_bytes, available_memory_bytes(), folders, runs_in_this_process(options))
     if decision.message:
         logger.log(decision.level, decision.message)
     if decision.directory is None:
-        yield IN_MEMORY
+        with in_memory(options, run_id) as memory:
+            yield memory
         return
     made = not os.path.exists(decision.directory)
     try:

@@ -13,6 +13,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from c4forge import cli
 from c4forge.pipeline import spill_setup
+from c4forge.pipeline.shuffle_in_process import open_stores
 from c4forge.pipeline.spill_setup import SpillFolder, decide_auto_spill
 
 from helpers.builds import file_digests, manifest_of_shards
@@ -22,24 +23,33 @@ ONE_WET_FILE = 195 * MB  # gzipped, 40,000 records (benchmarks/c4_benchmark.py)
 ROOMY = [SpillFolder("/out/.c4forge-spill", free_bytes=100 * GIB), SpillFolder("/tmp", free_bytes=100 * GIB)]
 
 
+RUNNER_SHUFFLE, IN_PROCESS = False, True
+
+
 def test_one_wet_file_stays_in_memory_where_it_fits():
     for memory in (24 * GIB, 256 * GIB):
-        assert decide_auto_spill(ONE_WET_FILE, memory, ROOMY) == spill_setup.SpillDecision(None, None)
-    assert decide_auto_spill(0, 1 * GIB, ROOMY).directory is None
+        for in_process in (RUNNER_SHUFFLE, IN_PROCESS):
+            assert decide_auto_spill(ONE_WET_FILE, memory, ROOMY, in_process) == spill_setup.SpillDecision(None, None)
+    assert decide_auto_spill(0, 1 * GIB, ROOMY, IN_PROCESS).directory is None
 
 
-def test_more_than_about_one_wet_file_spills_even_on_a_big_machine():
-    # memory flat as the input grows: two files would fit 256 GiB, yet they spill, said as information
-    decision = decide_auto_spill(2 * ONE_WET_FILE, 256 * GIB, ROOMY)
-    assert decision.directory == "/out/.c4forge-spill" and decision.level == logging.INFO
-    assert "more than 4.0 GiB" in decision.message and "--no-spill" in decision.message
+def test_past_the_cap_a_build_spills_even_on_a_big_machine():
+    # memory flat as the input grows: these would fit 256 GiB, yet they spill, said as information
+    for files, in_process in ((2, RUNNER_SHUFFLE), (8, IN_PROCESS)):
+        decision = decide_auto_spill(files * ONE_WET_FILE, 256 * GIB, ROOMY, in_process)
+        assert decision.directory == "/out/.c4forge-spill" and decision.level == logging.INFO
+        assert "more than 4.0 GiB" in decision.message and "--no-spill" in decision.message
+    # by reference in this process, a few files' shuffles still fit the cap
+    assert decide_auto_spill(6 * ONE_WET_FILE, 256 * GIB, ROOMY, IN_PROCESS).directory is None
 
 
 def test_a_machine_short_of_memory_spills_with_a_warning():
-    decision = decide_auto_spill(10 * ONE_WET_FILE, 24 * GIB, ROOMY)  # ~26 GiB in memory
+    decision = decide_auto_spill(10 * ONE_WET_FILE, 24 * GIB, ROOMY, RUNNER_SHUFFLE)  # ~26 GiB in memory
     assert decision.directory == "/out/.c4forge-spill" and decision.level == logging.WARNING
     assert "25.7 GiB" in decision.message and "half the 24.0 GiB available" in decision.message
-    small = decide_auto_spill(ONE_WET_FILE, 4 * GIB, ROOMY)  # ~2.6 GiB > half of 4
+    small = decide_auto_spill(ONE_WET_FILE, 4 * GIB, ROOMY, RUNNER_SHUFFLE)  # ~2.6 GiB > half of 4
+    assert small.directory == "/out/.c4forge-spill" and small.level == logging.WARNING
+    small = decide_auto_spill(4 * ONE_WET_FILE, 4 * GIB, ROOMY, IN_PROCESS)  # ~2.3 GiB > half of 4
     assert small.directory == "/out/.c4forge-spill" and small.level == logging.WARNING
 
 
@@ -48,22 +58,24 @@ def test_a_folder_without_room_or_in_memory_is_passed_over():
     folders = [SpillFolder("/out/.c4forge-spill", free_bytes=input_bytes),  # less than twice the input
                SpillFolder("/dev/shm", unusable="memory-backed (tmpfs)"),
                SpillFolder("/scratch", free_bytes=3 * input_bytes)]
-    assert decide_auto_spill(input_bytes, 24 * GIB, folders).directory == "/scratch"
+    assert decide_auto_spill(input_bytes, 24 * GIB, folders, IN_PROCESS).directory == "/scratch"
 
 
 def test_no_folder_with_room_keeps_memory_and_says_why():
     folders = [SpillFolder("/out/.c4forge-spill", free_bytes=1 * MB), SpillFolder("/tmp", unusable="memory-backed (tmpfs)")]
-    short = decide_auto_spill(10 * ONE_WET_FILE, 24 * GIB, folders)
+    short = decide_auto_spill(10 * ONE_WET_FILE, 24 * GIB, folders, RUNNER_SHUFFLE)
     assert short.directory is None and short.level == logging.WARNING
     assert "--spill-dir DIR" in short.message and "/tmp: memory-backed (tmpfs)" in short.message
-    roomy_memory = decide_auto_spill(2 * ONE_WET_FILE, 256 * GIB, folders)
+    roomy_memory = decide_auto_spill(2 * ONE_WET_FILE, 256 * GIB, folders, RUNNER_SHUFFLE)
     assert roomy_memory.directory is None and roomy_memory.level == logging.INFO
 
 
 def test_spill_hint_when_an_in_memory_build_would_not_fit():
-    assert spill_setup.spill_hint(200 * MB, 24 * GIB) is None  # one WET file on this machine: ~2.6 GiB
-    hint = spill_setup.spill_hint(2 * GIB, 24 * GIB)  # ten of them: ~27 GiB
+    assert spill_setup.spill_hint(200 * MB, 24 * GIB, RUNNER_SHUFFLE) is None  # one WET file here: ~2.6 GiB
+    hint = spill_setup.spill_hint(2 * GIB, 24 * GIB, RUNNER_SHUFFLE)  # ten of them: ~27 GiB
     assert "--spill-dir" in hint and "27.0 GiB" in hint
+    assert spill_setup.spill_hint(2 * GIB, 24 * GIB, IN_PROCESS) is None  # ~5.4 GiB
+    assert "12.9 GiB" in spill_setup.spill_hint(5 * GIB, 24 * GIB, IN_PROCESS)
 
 
 def test_memory_backed_folders_are_found_from_the_mount_table(tmp_path, monkeypatch):
@@ -93,7 +105,9 @@ def test_runners_whose_shuffle_spills_and_no_spill_are_left_in_memory(tmp_path, 
     local = PipelineOptions(["--runner=FnApiRunner"])
     with caplog.at_level(logging.INFO, logger=spill_setup.__name__):
         with spill_setup.build_memory(None, True, local, str(tmp_path), [], 10 * GIB, "r2") as memory:
-            assert memory == spill_setup.BuildMemory(spill=None, hold_file_bytes=spill_setup.HOLD_FILE_BYTES)
+            assert memory.spill is None and memory.hold_file_bytes == spill_setup.HOLD_FILE_BYTES
+            assert memory.in_process.run_id == "r2"  # every worker in this process: values pass by reference
+        assert "r2" not in open_stores()
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "(--no-spill)" in caplog.records[0].getMessage()
     assert list(tmp_path.iterdir()) == []

@@ -47,6 +47,15 @@ def test_on_a_terminal_the_bars_show_files_bytes_pages_and_kept():
     assert "kept: 7 pages" in screen
 
 
+def test_a_file_read_more_often_than_expected_counts_its_size_once():
+    live = progress.LiveProgress(files=2, input_bytes=2000, stream=None, every_s=3600)
+    with_live = progress.FileProgress("a.warc.wet.gz", 1000, passes=1)
+    with_live.live = live
+    read_file_through(with_live, pages=1, chunks=4, chunk_bytes=700)  # 2,800 bytes: read twice and more
+    assert live.bytes_done == 1000 and live.files_done == 1
+    assert "1000 B of 2.0 KiB (50%)" in live.line()
+
+
 def test_elsewhere_the_build_logs_its_own_lines_not_one_per_file(caplog, monkeypatch):
     monkeypatch.setenv(progress.EVERY_S_ENV, "3600")
     caplog.set_level(logging.INFO, logger="c4forge.progress")

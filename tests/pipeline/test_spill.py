@@ -10,6 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from c4forge import cli
 from c4forge.pipeline import spill
+from c4forge.pipeline.shuffle import Shuffle
 from c4forge.pipeline.spill import SpillConfig
 
 from conftest import BADWORDS_DIR, REALWEB_WET, require_shared
@@ -176,7 +177,7 @@ def run_spilled_jsonl_sink(out: Path, split_pages, num_shards: int, spill_config
 
     pipeline = beam.Pipeline(runner="FnApiRunner")
     _ = (pipeline | beam.Create(split_pages)
-         | sinks.WriteJsonlSplits(str(out), num_shards=num_shards, spill=spill_config))
+         | sinks.WriteJsonlSplits(str(out), num_shards=num_shards, shuffle=Shuffle(spill=spill_config)))
     result = pipeline.run()
     result.wait_until_finish()
     query = result.metrics().query(MetricsFilter().with_namespace(spill.SHUFFLE_METRICS))
