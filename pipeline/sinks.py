@@ -45,10 +45,10 @@ from c4forge.corpus.tfds_metadata import (
 )
 
 from . import spill as spill_lib
-from .shuffle import RUNNERS_OWN, Shuffle
 from .doc_lengths import SINK_NAMESPACE, counter_name as length_counter_name
 from .faults import fault_point
 from .files import INCOMPLETE_MARK, atomic_create, base_name, delete_quietly, list_files, write_file_atomically
+from .shuffle import RUNNERS_OWN, Shuffle
 
 logger = logging.getLogger(__name__)
 

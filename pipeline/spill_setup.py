@@ -69,7 +69,7 @@ IN_PROCESS_PEAK_BASE = 400 << 20
 # and IN_MEMORY_PEAK_CAP. By reference in this process the cap keeps up to about seven WET
 # files (~1.4 GB gzipped) in memory, where it is fastest; through the runner's shuffle, about
 # one and a half. Above that it spills on any machine: memory stays flat as the input grows,
-# at ~1.25x the CPU (docs/speed.md).
+# at ~1.3x the CPU of the in-process build (docs/speed.md).
 AVAILABLE_MEMORY_SHARE = 0.5
 IN_MEMORY_PEAK_CAP = 4 * 2**30
 # Spill files at their largest, per gzipped input byte (measured: see docs/speed.md), doubled:
