@@ -240,11 +240,11 @@ HOLD_FILE_BYTES = 512 << 20
 
 
 @contextlib.contextmanager
-def in_memory(options: PipelineOptions, run_id: str) -> Iterator[BuildMemory]:
+def in_memory(in_process: bool, run_id: str) -> Iterator[BuildMemory]:
     """A local build whose shuffles stay in memory: by reference where every worker is in this
     process (about a fifth less CPU and a third of the peak memory, docs/speed.md), else the
     runner's."""
-    if not runs_in_this_process(options):
+    if not in_process:
         yield BuildMemory(hold_file_bytes=HOLD_FILE_BYTES)
         return
     with in_process_store(run_id) as store:
@@ -265,20 +265,21 @@ def build_memory(spill_dir: Optional[str], no_spill: bool, options: PipelineOpti
     if not is_local_runner(options):
         yield BuildMemory()
         return
+    in_process = runs_in_this_process(options)
     if no_spill:
-        hint = spill_hint(input_bytes, available_memory_bytes(), runs_in_this_process(options))
+        hint = spill_hint(input_bytes, available_memory_bytes(), in_process)
         if hint:
             logger.warning(hint)
-        with in_memory(options, run_id) as memory:
+        with in_memory(in_process, run_id) as memory:
             yield memory
         return
     folders = auto_spill_folders(output)
     remove_dead_auto_spills(folders)
-    decision = decide_auto_spill(input_bytes, available_memory_bytes(), folders, runs_in_this_process(options))
+    decision = decide_auto_spill(input_bytes, available_memory_bytes(), folders, in_process)
     if decision.message:
         logger.log(decision.level, decision.message)
     if decision.directory is None:
-        with in_memory(options, run_id) as memory:
+        with in_memory(in_process, run_id) as memory:
             yield memory
         return
     made = not os.path.exists(decision.directory)
