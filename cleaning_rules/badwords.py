@@ -240,6 +240,13 @@ class PageBadwords:
                 return start, end
         return None
 
+    def search_lower_cased(self, text: str) -> Optional[tuple[int, int]]:
+        """``search(text.lower())``; compiled, without the lower-cased copy of the page
+        (``badwords_compiled.c``: each character lower-cased as it is read)."""
+        if self._matcher is not None:
+            return self._matcher.search_lowered(text)
+        return self.search(text.lower())
+
 
 def compiled_installed() -> bool:
     """Whether this install has the compiled search (built where a C compiler was found)."""
@@ -274,7 +281,9 @@ def badwords_filter(
     lang = (page.language or "").split("-")[0]
     matcher = matcher_by_lang.get(lang)
     if matcher is not None:
-        if matcher.search(page.text.lower()) is not None:
+        found = (matcher.search_lower_cased(page.text) if isinstance(matcher, PageBadwords)
+                 else matcher.search(page.text.lower()))
+        if found is not None:
             verdict = "soft-passed" if keeps_badword_page(page.normalized_url, filter_fraction) else "filtered"
             counters[key(BADWORDS, verdict)] += 1
             counters[key(f"{BADWORDS}-{lang}", verdict)] += 1

@@ -11,7 +11,15 @@
    An occurrence is flanked on the left exactly when it starts where the text starts or after
    a non-word character, so the trie is walked from those positions only; at each entry's end
    the right flank is checked. A word character is what Python's re calls \w in a str pattern
-   (sre: Py_UNICODE_ISALNUM or "_"); the tests check every code point against the regex's. */
+   (sre: Py_UNICODE_ISALNUM or "_"); the tests check every code point against the regex's.
+
+   Matcher.search_lowered(text) is search(text.lower()) without making the lower-cased copy
+   (on pages with any non-ASCII character str.lower maps each one through Unicode's tables, and
+   that copy cost about as much as the search): each character is lower-cased as it is read,
+   flanks included. str.lower's mapping is one character to one except for U+0130 (two
+   characters) and U+03A3 (by context, final sigma); a text that holds either is lower-cased
+   whole and searched as before. lower_chars(text) is the per-character mapping itself (the
+   tests compare it with str.lower on every other code point). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,6 +44,20 @@ is_word(Py_UCS4 ch)
     return ch < 256 ? latin1_word[ch] : Py_UNICODE_ISALNUM(ch);  /* "_" is below 256 */
 }
 
+#define DOTTED_CAPITAL_I 0x130  /* lower: "i" + U+0307 */
+#define CAPITAL_SIGMA 0x3A3     /* lower: final or medial sigma, by context */
+
+static inline Py_UCS4
+lower_char(Py_UCS4 ch)
+{
+    if (ch < 128)
+        return (ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch;
+    return Py_UNICODE_TOLOWER(ch);
+}
+
+/* Returned by search_kind in lowering mode at a character lower_char cannot map alone. */
+static PyObject LOWER_WHOLE_TEXT;
+
 static inline int32_t
 child_of(const Matcher *m, int32_t node, Py_UCS4 ch)
 {
@@ -47,20 +69,40 @@ child_of(const Matcher *m, int32_t node, Py_UCS4 ch)
     return -1;
 }
 
-static inline __attribute__((always_inline)) PyObject *
-search_kind(const Matcher *m, int kind, const void *data, Py_ssize_t n)
+static inline __attribute__((always_inline)) Py_UCS4
+read_char(int kind, const void *data, Py_ssize_t i, int lowering, int *whole)
 {
-    int after_word = 0;
+    Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+    if (!lowering)
+        return ch;
+    if (ch == DOTTED_CAPITAL_I || ch == CAPITAL_SIGMA)
+        *whole = 1;
+    return lower_char(ch);
+}
+
+static inline __attribute__((always_inline)) PyObject *
+search_kind(const Matcher *m, int kind, const void *data, Py_ssize_t n, int lowering)
+{
+    int after_word = 0, whole = 0;
     for (Py_ssize_t start = 0; start < n; start++) {
-        Py_UCS4 first = PyUnicode_READ(kind, data, start);
+        Py_UCS4 first = read_char(kind, data, start, lowering, &whole);
+        if (whole)
+            return &LOWER_WHOLE_TEXT;
         if (!after_word) {
             int32_t node = child_of(m, 0, first);
             for (Py_ssize_t end = start + 1; node >= 0; end++) {
-                if (m->ends[node] && (end == n || !is_word(PyUnicode_READ(kind, data, end))))
-                    return Py_BuildValue("(nn)", start, end);
+                if (m->ends[node]) {
+                    int flanked = end == n || !is_word(read_char(kind, data, end, lowering, &whole));
+                    if (whole)
+                        return &LOWER_WHOLE_TEXT;
+                    if (flanked)
+                        return Py_BuildValue("(nn)", start, end);
+                }
                 if (end == n)
                     break;
-                node = child_of(m, node, PyUnicode_READ(kind, data, end));
+                node = child_of(m, node, read_char(kind, data, end, lowering, &whole));
+                if (whole)
+                    return &LOWER_WHOLE_TEXT;
             }
         }
         after_word = is_word(first);
@@ -68,31 +110,81 @@ search_kind(const Matcher *m, int kind, const void *data, Py_ssize_t n)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-matcher_search(Matcher *self, PyObject *text)
+static int
+ready_text(PyObject *text, const char *method)
 {
     if (!PyUnicode_Check(text)) {
-        PyErr_Format(PyExc_TypeError, "search() takes a str, not %.100s", Py_TYPE(text)->tp_name);
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "%s() takes a str, not %.100s", method, Py_TYPE(text)->tp_name);
+        return -1;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return -1;
+#endif
+    return 0;
+}
+
+static PyObject *
+search_text(Matcher *self, PyObject *text, int lowering, const char *method)
+{
+    if (ready_text(text, method) < 0)
+        return NULL;
     if (self->n_nodes == 0) {  /* __init__ never ran, or failed */
         PyErr_SetString(PyExc_ValueError, "Matcher has no trie");
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(text) < 0)
-        return NULL;
-#endif
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     switch (PyUnicode_KIND(text)) {
     case PyUnicode_1BYTE_KIND:
-        return search_kind(self, PyUnicode_1BYTE_KIND, data, n);
+        return search_kind(self, PyUnicode_1BYTE_KIND, data, n, lowering);
     case PyUnicode_2BYTE_KIND:
-        return search_kind(self, PyUnicode_2BYTE_KIND, data, n);
+        return search_kind(self, PyUnicode_2BYTE_KIND, data, n, lowering);
     default:
-        return search_kind(self, PyUnicode_4BYTE_KIND, data, n);
+        return search_kind(self, PyUnicode_4BYTE_KIND, data, n, lowering);
     }
+}
+
+static PyObject *
+matcher_search(Matcher *self, PyObject *text)
+{
+    return search_text(self, text, 0, "search");
+}
+
+static PyObject *
+matcher_search_lowered(Matcher *self, PyObject *text)
+{
+    PyObject *found = search_text(self, text, 1, "search_lowered");
+    if (found != &LOWER_WHOLE_TEXT)
+        return found;
+    PyObject *lowered = PyObject_CallMethod(text, "lower", NULL);
+    if (lowered == NULL)
+        return NULL;
+    found = search_text(self, lowered, 0, "search_lowered");
+    Py_DECREF(lowered);
+    return found;
+}
+
+static PyObject *
+lower_chars(PyObject *module, PyObject *text)
+{
+    if (ready_text(text, "lower_chars") < 0)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 max_char = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = lower_char(PyUnicode_READ(kind, data, i));
+        if (ch > max_char)
+            max_char = ch;
+    }
+    PyObject *out = PyUnicode_New(n, max_char);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyUnicode_WRITE(PyUnicode_KIND(out), PyUnicode_DATA(out), i, lower_char(PyUnicode_READ(kind, data, i)));
+    return out;
 }
 
 /* A list of ints as a C array of `count` items (each within [low, high]). */
@@ -193,6 +285,8 @@ matcher_dealloc(Matcher *self)
 static PyMethodDef matcher_methods[] = {
     {"search", (PyCFunction)matcher_search, METH_O,
      "search(text) -> (start, end) of the first-starting flanked occurrence of an entry, or None"},
+    {"search_lowered", (PyCFunction)matcher_search_lowered, METH_O,
+     "search_lowered(text) -> search(text.lower()), lower-casing each character as it is read"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -208,9 +302,16 @@ static PyTypeObject MatcherType = {
     .tp_new = PyType_GenericNew,
 };
 
+static PyMethodDef module_methods[] = {
+    {"lower_chars", (PyCFunction)lower_chars, METH_O,
+     "lower_chars(text) -> text with each character lower-cased alone, as search_lowered reads it"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "badwords_compiled",
-    "The page bad-words rule's search, compiled (see badwords.py's PageBadwords).", -1, NULL, NULL, NULL, NULL, NULL,
+    "The page bad-words rule's search, compiled (see badwords.py's PageBadwords).", -1, module_methods, NULL, NULL,
+    NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -22,21 +22,51 @@ def example_features(page: Any) -> dict:
     return dict(page) if isinstance(page, Mapping) else page.to_example()
 
 
+# The feature map's entries in deterministic serialization's order (sorted by name).
+_SORTED_FEATURE_NAMES = tuple(sorted(FEATURE_NAMES))
+# Field 1, length-delimited: every message field on the way down to the value is one
+# (Example.features, Features.feature, map entry key, Feature.bytes_list, BytesList.value);
+# the map entry's value (the Feature) is field 2.
+_FIELD_1, _FIELD_2 = b"\x0a", b"\x12"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _map_entry_prefix(name: str) -> bytes:
+    key = name.encode("utf-8")
+    return _FIELD_1 + _varint(len(key)) + key + _FIELD_2
+
+
+_MAP_ENTRY_PREFIXES = {name: _map_entry_prefix(name) for name in _SORTED_FEATURE_NAMES}
+
+
 def example_bytes(page: Any) -> bytes:
     """A serialized tf.train.Example, each feature a one-value bytes_list of UTF-8 (as
-    ``tfds.features.Text`` encodes it). Deterministic serialization sorts the feature map,
-    so the bytes never depend on the protobuf runtime's map order."""
-    from tensorflow_datasets.proto import tf_example_pb2, tf_feature_pb2
-
+    ``tfds.features.Text`` encodes it), byte for byte what protobuf's
+    ``SerializeToString(deterministic=True)`` gives (the map sorted by name, so the bytes
+    never depend on the runtime's map order). Written directly: through protobuf's Python
+    objects it cost ~90 µs a record, most of the sink's CPU (tests compare both). The
+    lengths are computed first, so the text is copied once, into the record."""
     features = example_features(page)
-    feature_map = {
-        name: tf_feature_pb2.Feature(
-            bytes_list=tf_feature_pb2.BytesList(value=[features[name].encode("utf-8")])
-        )
-        for name in FEATURE_NAMES
-    }
-    example = tf_example_pb2.Example(features=tf_feature_pb2.Features(feature=feature_map))
-    return example.SerializeToString(deterministic=True)
+    parts, total = [], 0
+    for name in _SORTED_FEATURE_NAMES:
+        value = features[name].encode("utf-8")
+        value_header = _FIELD_1 + _varint(len(value))  # BytesList.value
+        bytes_list_header = _FIELD_1 + _varint(len(value_header) + len(value))  # Feature.bytes_list
+        feature_size = len(bytes_list_header) + len(value_header) + len(value)
+        entry_header = _MAP_ENTRY_PREFIXES[name] + _varint(feature_size)  # key, then the Feature
+        entry_size = len(entry_header) + feature_size
+        entry_tag = _FIELD_1 + _varint(entry_size)  # Features.feature
+        parts += (entry_tag, entry_header, bytes_list_header, value_header, value)
+        total += len(entry_tag) + entry_size
+    return b"".join([_FIELD_1, _varint(total), *parts])  # Example.features
 
 
 def _feature_value(feature):

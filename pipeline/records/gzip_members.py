@@ -3,6 +3,13 @@ decoded in bounded pieces, and a read-only file over those pieces.
 
 Memory does not grow with file size: the file is read in small pieces and decompressed
 output comes ``CHUNK_BYTES`` at a time at most.
+
+Inflating is zlib's (Python's gzip module, which TFDS reads with), or, where a caller asks for
+it and the ``isal`` package is installed, Intel ISA-L's (``FAST_INFLATE``): about 1.8 times
+faster on WET members, the same bytes for every valid member. On broken data the two differ
+(ISA-L hands out slightly less before an error, and reports other errors), and ISA-L accepts a
+gzip header with reserved flag bits, which zlib refuses; so ISA-L is used only to find out
+that a file is valid, and any other outcome is decided again with zlib (``utf8.check_utf8``).
 """
 
 from __future__ import annotations
@@ -13,14 +20,24 @@ from typing import BinaryIO, Callable, Iterator, Optional
 
 from .read_errors import READ_ERRORS, InputCutOff
 
+try:
+    from isal import isal_zlib as FAST_INFLATE
+except ImportError:  # an install without it inflates with zlib alone
+    FAST_INFLATE = None
+
 CHUNK_BYTES = 1 << 20
 # Compressed data is read in smaller pieces: each gzip member that ends inside a piece
 # copies the rest of the piece (zlib's unused_data), and a WET file has one per record.
 GZIP_READ_BYTES = 1 << 16
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_RESERVED_FLAGS = 0xE0  # zlib refuses a header that sets them; ISA-L does not
 
 
-def gunzip_chunks(raw: BinaryIO, on_padding: Optional[Callable[[], None]] = None
+class FastInflateRefused(Exception):
+    """ISA-L was asked to inflate a member whose header zlib would refuse (see above)."""
+
+
+def gunzip_chunks(raw: BinaryIO, on_padding: Optional[Callable[[], None]] = None, inflate=zlib
                   ) -> Iterator[tuple[Optional[int], int, bytes]]:
     """Decompressed pieces of at most CHUNK_BYTES as (compressed offset of their gzip member,
     decompressed offset where that member starts, data); a file that does not start with
@@ -28,6 +45,8 @@ def gunzip_chunks(raw: BinaryIO, on_padding: Optional[Callable[[], None]] = None
     (which TFDS reads with): members are concatenated, zero padding between them is
     allowed, anything else raises. A member cut off by the end of the file raises
     InputCutOff. ``on_padding()`` is called where zero padding follows a member.
+    ``inflate``: zlib, or ``FAST_INFLATE`` (its errors are its own; a header with reserved flag
+    bits raises FastInflateRefused).
     """
     read_bytes = min(CHUNK_BYTES, GZIP_READ_BYTES)
     data = raw.read(read_bytes)
@@ -45,7 +64,15 @@ def gunzip_chunks(raw: BinaryIO, on_padding: Optional[Callable[[], None]] = None
     in_pos = 0  # compressed offset of data[0]
     while True:
         member_at, member_out = in_pos, out_pos
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if inflate is not zlib:
+            while len(data) < 4:  # the header's flags byte
+                more = raw.read(read_bytes)
+                if not more:
+                    raise FastInflateRefused(f"gzip member at offset {member_at} is cut off in its header")
+                data += more
+            if data[3] & GZIP_RESERVED_FLAGS:
+                raise FastInflateRefused(f"gzip member at offset {member_at} sets reserved header flags")
+        d = inflate.decompressobj(16 + zlib.MAX_WBITS)
         while True:
             out = d.decompress(data, CHUNK_BYTES)
             rest = d.unused_data if d.eof else d.unconsumed_tail

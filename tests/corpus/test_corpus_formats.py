@@ -48,6 +48,22 @@ def test_example_parses_back_to_the_page_features():
     assert example.parse_example(example.example_bytes(page)) == page.to_example()
 
 
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 16_383, 16_384, 2_097_152])
+def test_example_bytes_equal_protobufs_deterministic_serialization(size):
+    """The hand-written encoding against protobuf's own, across varint length boundaries
+    (1, 2, 3 and 4 bytes) and non-ASCII text; the real pages are compared in test_sinks."""
+    from tensorflow_datasets.proto import tf_example_pb2, tf_feature_pb2
+
+    rng = random.Random(size)
+    features = {name: "".join(rng.choice("aé🎉\n ") for _ in range(size)) for name in example.FEATURE_NAMES}
+    features["url"] = "https://a.example/" + "x" * (size // 3)
+    expected = tf_example_pb2.Example(features=tf_feature_pb2.Features(feature={
+        name: tf_feature_pb2.Feature(bytes_list=tf_feature_pb2.BytesList(value=[value.encode("utf-8")]))
+        for name, value in features.items()}))
+    assert example.example_bytes(features) == expected.SerializeToString(deterministic=True)
+    assert example.parse_example(example.example_bytes(features)) == features
+
+
 def test_jsonl_line_format():
     page = Page(url="https://a.example/é", text='a "b"\nc 🎉', timestamp="2019-04-25T12:57:54Z")
     line = jsonl.jsonl_line(page)

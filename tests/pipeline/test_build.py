@@ -149,3 +149,34 @@ def test_progress_is_logged_with_files_pages_and_eta(tmp_path, monkeypatch, capl
                for m in lines)
     assert lines[-1].startswith("read 1 files (4.3 MiB), 974 pages in ") and lines[-1].endswith("; kept 252 pages")
     assert not any(m.startswith(f"read {REALWEB_WET}") for m in lines)
+
+
+def test_a_build_runs_with_fewer_garbage_collections_and_restores_them():
+    import gc
+
+    from c4forge.pipeline import build
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    with build.fewer_garbage_collections():
+        assert gc.get_threshold() == (build.BUILD_GC_GEN0_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0  # what was alive at the start is out of the passes
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), build.fewer_garbage_collections():
+        raise RuntimeError("a failed run restores them too")
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_objects_someone_else_froze_stay_frozen():
+    import gc
+
+    from c4forge.pipeline import build
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with build.fewer_garbage_collections():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -155,3 +155,27 @@ def test_a_shuffle_spills_or_stays_in_process_not_both(tmp_path):
     with pytest.raises(ValueError, match="not both"):
         Shuffle(spill=SpillConfig(str(tmp_path), 1), in_process=InProcessStore("r", os.getpid()))
     assert isinstance(Shuffle().group_by_key(), beam.GroupByKey)
+
+
+def test_freed_memory_is_returned_at_most_once_per_interval(monkeypatch):
+    calls = []
+    monkeypatch.setattr(shuffle_in_process, "_MALLOC_TRIM", calls.append)
+    monkeypatch.setattr(shuffle_in_process, "_last_return", [0.0])
+    monkeypatch.setattr(shuffle_in_process, "RETURN_FREED_MEMORY_EVERY_S", 3600)
+    assert shuffle_in_process.return_freed_memory()
+    assert not shuffle_in_process.return_freed_memory()
+    assert calls == [0]
+    monkeypatch.setattr(shuffle_in_process, "RETURN_FREED_MEMORY_EVERY_S", 0)
+    assert shuffle_in_process.return_freed_memory()
+    monkeypatch.setattr(shuffle_in_process, "_MALLOC_TRIM", None)  # not glibc: nothing to call
+    assert not shuffle_in_process.return_freed_memory()
+
+
+def test_releasing_groups_returns_freed_memory(monkeypatch):
+    calls = []
+    monkeypatch.setattr(shuffle_in_process, "_MALLOC_TRIM", calls.append)
+    monkeypatch.setattr(shuffle_in_process, "RETURN_FREED_MEMORY_EVERY_S", 0)
+    with in_process_store("trim") as store:
+        with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as p:
+            _ = p | beam.Create(PAIRS) | InProcessGroupByKey(store)
+    assert calls  # once per partition released, with no interval
