@@ -7,7 +7,7 @@ import codecs
 import zlib
 from typing import BinaryIO, Callable, NamedTuple, Optional
 
-from .gzip_members import FAST_INFLATE, gunzip_chunks
+from .gzip_members import FAST_INFLATE, FastInflateRefused, gunzip_chunks
 from .plain_wet import HeldRecords, PlainFileCheck
 from .read_errors import READ_ERRORS
 
@@ -63,7 +63,7 @@ def _fast_clean_scan(open_file: Callable[[], BinaryIO], find_plain: bool, hold_b
         return None
     try:
         found = _scan(open_file, None, PlainFileCheck(hold_bytes) if find_plain else None, inflate=FAST_INFLATE)
-    except Exception:  # noqa: BLE001 - ISA-L's own errors, or a header it must not be given
+    except (FAST_INFLATE.error, FastInflateRefused):  # ISA-L's own errors, or a header it must not be given
         return None
     return found if found.bad_at is None and found.read_error is None else None
 
