@@ -29,7 +29,7 @@ from c4forge.tokenizer_training import memory
 from .errors import BuildError
 from .files import is_local
 from .output_lock import SPILL_DIR_PREFIX, lock_spill_dir, remove_dead_spill_dirs
-from .shuffle import Shuffle
+from .shuffle import RUNNERS_OWN, Shuffle
 from .shuffle_in_process import InProcessStore, in_process_store, runs_in_this_process
 from .spill import SpillConfig, partitions_for_input, refuse_unless_local_runner
 
@@ -217,18 +217,23 @@ def physical_memory_bytes() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class BuildMemory:
-    """How a build uses memory: where its shuffles spill (None: in memory, or the runner's own
-    shuffle), the store they pass values by reference through (None: the runner moves them),
-    and how many decompressed bytes of a WET file's records its reader keeps after the file's
-    UTF-8 check (``read_wet_pages``' ``hold_bytes``)."""
+    """How a build uses memory: how its shuffles move their data (``shuffle.py``: through spill
+    files, by reference in this process, or the runner's own), and how many decompressed bytes
+    of a WET file's records its reader keeps after the file's UTF-8 check (``read_wet_pages``'
+    ``hold_bytes``)."""
 
-    spill: Optional[SpillConfig] = None
+    shuffle: Shuffle = RUNNERS_OWN
     hold_file_bytes: int = 0
-    in_process: Optional[InProcessStore] = None
 
     @property
-    def shuffle(self) -> Shuffle:
-        return Shuffle(spill=self.spill, in_process=self.in_process)
+    def spill(self) -> Optional[SpillConfig]:
+        """Where the shuffles spill; None: they stay in memory, or are the runner's own."""
+        return self.shuffle.spill
+
+    @property
+    def in_process(self) -> Optional[InProcessStore]:
+        """The store the shuffles pass values by reference through; None: the runner moves them."""
+        return self.shuffle.in_process
 
 
 # A local build whose shuffles stay in memory keeps a WET file's records (decompressed) after
@@ -248,7 +253,7 @@ def in_memory(in_process: bool, run_id: str) -> Iterator[BuildMemory]:
         yield BuildMemory(hold_file_bytes=HOLD_FILE_BYTES)
         return
     with in_process_store(run_id) as store:
-        yield BuildMemory(hold_file_bytes=HOLD_FILE_BYTES, in_process=store)
+        yield BuildMemory(Shuffle(in_process=store), HOLD_FILE_BYTES)
 
 
 @contextlib.contextmanager
@@ -260,7 +265,7 @@ def build_memory(spill_dir: Optional[str], no_spill: bool, options: PipelineOpti
     removed after, if empty."""
     if spill_dir is not None:
         with run_spill_dir(spill_dir, wet_paths, run_id) as spill:
-            yield BuildMemory(spill)
+            yield BuildMemory(Shuffle(spill=spill))
         return
     if not is_local_runner(options):
         yield BuildMemory()
@@ -285,7 +290,7 @@ def build_memory(spill_dir: Optional[str], no_spill: bool, options: PipelineOpti
     made = not os.path.exists(decision.directory)
     try:
         with run_spill_dir(decision.directory, wet_paths, run_id) as spill:
-            yield BuildMemory(spill)
+            yield BuildMemory(Shuffle(spill=spill))
     finally:
         if made:
             with contextlib.suppress(OSError):

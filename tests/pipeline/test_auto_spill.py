@@ -101,7 +101,7 @@ def test_runners_whose_shuffle_spills_and_no_spill_are_left_in_memory(tmp_path, 
     monkeypatch.setattr(spill_setup, "available_memory_bytes", lambda: MB)
     dataflow = PipelineOptions(["--runner=DataflowRunner"])
     with spill_setup.build_memory(None, False, dataflow, str(tmp_path), [], 10 * GIB, "r1") as memory:
-        assert memory == spill_setup.BuildMemory(spill=None, hold_file_bytes=0)  # the runner's shuffle, workers' memory
+        assert memory == spill_setup.BuildMemory(hold_file_bytes=0)  # the runner's shuffle, workers' memory
     local = PipelineOptions(["--runner=FnApiRunner"])
     with caplog.at_level(logging.INFO, logger=spill_setup.__name__):
         with spill_setup.build_memory(None, True, local, str(tmp_path), [], 10 * GIB, "r2") as memory:

@@ -150,3 +150,22 @@ def test_a_header_cut_between_reads_is_still_checked(step):
         members(BROKEN["reserved header flag"], gzip_members.FAST_INFLATE)
     with pytest.raises(gzip_members.FastInflateRefused):  # a file cut inside a member's header
         members(GOOD + GOOD[:3], gzip_members.FAST_INFLATE)
+
+
+def test_randomly_corrupted_files_get_zlibs_verdict(tmp_path, monkeypatch):
+    """Bit flips anywhere in a file of real-looking records (headers, deflate data, trailers)
+    and cuts at random places: the check with ISA-L gives what the check with zlib gives."""
+    import random
+
+    rng = random.Random(0)
+    path = tmp_path / "corrupted.warc.wet.gz"
+    differing_from_good = 0
+    for _ in range(400):
+        data = bytearray(GOOD[:rng.randrange(len(GOOD) // 4, len(GOOD) + 1)])
+        for _ in range(rng.choice([0, 1, 1, 2, 3])):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(data))
+        expected = check(path, monkeypatch, fast=False)
+        assert check(path, monkeypatch, fast=True) == expected, bytes(data)
+        differing_from_good += expected[0] is not None or expected[3] is not None
+    assert differing_from_good > 200  # most of them broken indeed
