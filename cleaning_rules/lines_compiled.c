@@ -20,6 +20,10 @@
    by a table of str.lower() of each (filled at import) and encoded here; any other line by
    str.lower() and CPython's UTF-8 encoder.
 
+   plain_wet_block(text) -> True when every line of text.split("\n") is non-empty, its own
+   strip() and starts with none of "WARC", "CONTENT-", "Content-": a WET body block that
+   wet.py's parser may add to a page as one text (what its regex and strip checks find).
+
    CPython's own rules decide what a line break, a space and a lower-case letter are:
    Py_UNICODE_ISLINEBREAK (str.splitlines, "\r\n" one break), Py_UNICODE_ISSPACE (str.strip,
    str.split), and str.lower(), either called or as tables the import fills and checks from it.
@@ -743,7 +747,84 @@ set_lower_by_table(PyObject *Py_UNUSED(module), PyObject *arg)
     return PyBool_FromLong(previous);
 }
 
+/* A line at i (just after a "\n" or at the text's start) that starts like a WET field or
+   delimiter (wet.py's METADATA_PREFIXES). */
+static int
+starts_like_field(int kind, const void *data, Py_ssize_t i, Py_ssize_t n)
+{
+    static const char *const prefixes[] = {"WARC", "CONTENT-", "Content-"};
+    for (int p = 0; p < 3; p++) {
+        const char *prefix = prefixes[p];
+        Py_ssize_t k = 0;
+        while (prefix[k] && i + k < n && PyUnicode_READ(kind, data, i + k) == (Py_UCS4)(unsigned char)prefix[k])
+            k++;
+        if (!prefix[k])
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *
+plain_wet_block(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "plain_wet_block() takes a str");
+        return NULL;
+    }
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* "\n" is whitespace: ends that are not also exclude a "\n" at either end */
+    if (n == 0 || Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0))
+            || Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, n - 1)) || starts_like_field(kind, data, 0, n))
+        Py_RETURN_FALSE;
+    /* each "\n" with whitespace on neither side and no field after it */
+#define CHECK_NEWLINE_AT(i) \
+    if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, (i) - 1)) \
+            || Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, (i) + 1)) || starts_like_field(kind, data, (i) + 1, n)) \
+        Py_RETURN_FALSE;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *s = data, *found = s;
+        while ((found = memchr(found, '\n', (size_t)(n - (found - s)))) != NULL) {
+            CHECK_NEWLINE_AT(found - s)
+            found++;
+        }
+    }
+    else if (kind == PyUnicode_2BYTE_KIND) {  /* most pages: four code points a word */
+        const Py_UCS2 *s = data;
+        const uint64_t lows = 0x0001000100010001ULL, highs = 0x8000800080008000ULL;
+        Py_ssize_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            uint64_t word;
+            memcpy(&word, s + i, sizeof word);
+            word ^= lows * '\n';  /* a zero half-word where a "\n" is */
+            if (((word - lows) & ~word & highs) == 0)
+                continue;
+            for (Py_ssize_t j = i; j < i + 4; j++)
+                if (s[j] == '\n') {
+                    CHECK_NEWLINE_AT(j)
+                }
+        }
+        for (; i < n; i++)
+            if (s[i] == '\n') {
+                CHECK_NEWLINE_AT(i)
+            }
+    }
+    else {
+        const Py_UCS4 *s = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (s[i] == '\n') {
+                CHECK_NEWLINE_AT(i)
+            }
+    }
+#undef CHECK_NEWLINE_AT
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
+    {"plain_wet_block", plain_wet_block, METH_O,
+     "plain_wet_block(text) -> True when every line of text.split('\\n') is non-empty, stripped "
+     "and starts like no WET field or delimiter (WARC, CONTENT-, Content-)"},
     {"line_hashes", line_hashes, METH_O,
      "line_hashes(text) -> md5 digests of line.strip().lower() in UTF-8 for each line of text.split('\\n')"},
     {"set_lower_by_table", set_lower_by_table, METH_O,

@@ -24,6 +24,11 @@ from .length_cap import length_cap
 from .page import Page
 from .urls import normalize_url
 
+try:  # built by pip install where a C compiler is found; the regex below gives the same answers
+    from .lines_compiled import plain_wet_block as _compiled_plain_block
+except ImportError:
+    _compiled_plain_block = None
+
 PAGE_DELIMITER = "WARC/1.0"
 URL_KEY = "WARC-Target-URI:"
 DATE_KEY = "WARC-Date:"
@@ -63,6 +68,21 @@ def page_text_of(block: str) -> str:
     if len(block.strip()) == len(block) and not _NEWLINE_NEXT_TO_SPACE.search(block):
         return block
     return "\n".join(filter(None, map(str.strip, block.split("\n"))))
+
+
+def is_plain_block(block: str) -> bool:
+    """Every line of ``block`` (lines joined with ``\\n``) is non-empty, stripped and starts
+    like no field or delimiter (``METADATA_PREFIXES``): the block can be page text as it is.
+    Compiled where installed (``lines_compiled.plain_wet_block``)."""
+    if _compiled_plain_block is not None:
+        return _compiled_plain_block(block)
+    return is_plain_block_py(block)
+
+
+def is_plain_block_py(block: str) -> bool:
+    """``is_plain_block`` with Python's regex (the compiled one is tested against it)."""
+    return (len(block.strip()) == len(block) > 0 and not block.startswith(METADATA_PREFIXES)
+            and not _NEWLINE_NEXT_TO_SPACE_OR_FIELD.search(block))
 
 
 def page_validity(url: str, has_text: bool, timestamp: str, require_timestamp: bool = True) -> str:
@@ -181,8 +201,7 @@ class WetPageAssembler:
             yield from self._emit_if_valid(draft)
 
     def _feed_block(self, block: str) -> Iterator[Page]:
-        if (len(block.strip()) == len(block) > 0 and not block.startswith(METADATA_PREFIXES)
-                and not _NEWLINE_NEXT_TO_SPACE_OR_FIELD.search(block)):
+        if is_plain_block(block):
             text = block  # clean lines, none a delimiter or field: the common case
         else:
             text = page_text_of(block)

@@ -20,7 +20,6 @@ way to the next record are lost here, while TFDS, which ignores Content-Length, 
 
 from __future__ import annotations
 
-import io
 import logging
 from collections import Counter
 from typing import BinaryIO, Callable, Iterable, Iterator
@@ -32,7 +31,7 @@ from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.profiles import Profile
 from c4forge.cleaning_rules.wet import WetPageAssembler
 
-from ..records.body_lines import iter_body_blocks
+from ..records.body_lines import iter_body_blocks, whole_body_blocks
 from ..records.plain_wet import HeldRecords, PlainRecord, plain_records
 from ..records.record_loop import RecordLoop
 from ..records.utf8 import check_utf8
@@ -111,7 +110,7 @@ class _WetRecordPages:
 
     def pages_of_plain(self, record: PlainRecord) -> Iterable[Page]:
         return self._assembler.feed_record_blocks(
-            record.version_line, record.headers, iter_body_blocks(io.BytesIO(record.body), self._max_line_chars))
+            record.version_line, record.headers, whole_body_blocks(record.body, self._max_line_chars))
 
     def pages_of(self, record: ArcWarcRecord, body: BinaryIO) -> Iterable[Page]:
         if not self._quirks and record.rec_type not in ("conversion", "warcinfo"):

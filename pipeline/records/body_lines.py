@@ -9,6 +9,7 @@ cost of reading a WET file.
 from __future__ import annotations
 
 import codecs
+import io
 from typing import BinaryIO, Iterator, Optional
 
 from c4forge.cleaning_rules.wet import universal_newlines_to_lf
@@ -134,6 +135,23 @@ def iter_body_blocks(stream: BinaryIO, max_line_chars: int, errors: str = "stric
             last = buffer.take()
             yield last if ready is None else ready + "\n" + last
             return
+
+
+def whole_body_blocks(body: bytes, max_line_chars: int) -> Iterator[str]:
+    """``iter_body_blocks`` of a body held whole in memory (a plain record's): a body that
+    one read takes, valid UTF-8 and with no line long enough for the stand-in, is one block,
+    decoded in one call; any other goes through ``iter_body_blocks``. (One ending in ``\r``
+    too: the reader holds that ``\r`` back for a ``\n`` and hands it on as a block of its own.)"""
+    if len(body) < CHUNK_BYTES and not body.endswith(b"\r"):
+        try:
+            text = universal_newlines_to_lf(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            text = None  # iter_body_blocks hands on the lines before the error, then raises
+        long_line = 2 * max_line_chars + 2
+        if text is not None and (len(text) <= long_line or not _may_hold_line_of(text, long_line + 1)):
+            yield text
+            return
+    yield from iter_body_blocks(io.BytesIO(body), max_line_chars)
 
 
 def _may_hold_line_of(text: str, length: int) -> bool:

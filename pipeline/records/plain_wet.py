@@ -21,6 +21,11 @@ from typing import BinaryIO, Iterator, NamedTuple, Optional
 
 from .gzip_members import gunzip_chunks
 
+try:  # built by pip install where a C compiler is found; the Python split gives the same records
+    from . import plain_wet_compiled
+except ImportError:
+    plain_wet_compiled = None
+
 VERSION_LINE = b"WARC/1.0\r\n"
 HEADER_END = b"\r\n\r\n"
 RECORD_END = b"\r\n\r\n"
@@ -37,6 +42,18 @@ class PlainRecord(NamedTuple):
 def split_plain_record(member: bytes) -> Optional[PlainRecord]:
     """The record of one decompressed gzip member, as warcio would parse it, or None when
     the member is not a plain record (then the general path must read the file).
+    Compiled where installed (``plain_wet_compiled.c``), otherwise ``split_plain_record_py``."""
+    if plain_wet_compiled is None:
+        return split_plain_record_py(member)
+    found = plain_wet_compiled.split(member)
+    if found is None:
+        return None
+    headers, body_at, length = found
+    return PlainRecord("WARC/1.0", headers, member[body_at:body_at + length])
+
+
+def split_plain_record_py(member: bytes) -> Optional[PlainRecord]:
+    """``split_plain_record`` in Python (the compiled split is tested against it).
 
     warcio reads header lines up to ``\\n``, rstrips them, stops at the first empty one,
     splits each at its first ``:`` (name rstripped of spaces and tabs, value lstripped),

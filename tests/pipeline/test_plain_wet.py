@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 from collections import Counter
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0
 from c4forge.pipeline.readers import read_wet_pages
 from c4forge.pipeline.readers import wet as wet_reader
-from c4forge.pipeline.records import utf8
+from c4forge.pipeline.records import plain_wet, utf8
+from c4forge.pipeline.records.body_lines import iter_body_blocks, whole_body_blocks
+from c4forge.pipeline.records.gzip_members import gunzip_chunks
 from c4forge.pipeline.records.plain_wet import split_plain_record
 from c4forge.pipeline.records.strict_warcio import StrictArchiveIterator
 from conftest import REALWEB_WET
@@ -208,3 +211,80 @@ def test_a_file_shorter_than_where_reading_resumes_is_an_error(tmp_path):
     assert len(list(plain_records(io.BytesIO(data), start_at=len(gzip.compress(PLAIN[0]))))) == len(PLAIN) - 1
     with pytest.raises(ValueError, match="changed while it was read"):
         list(plain_records(io.BytesIO(data), start_at=len(data) + 10))
+
+
+# --- the compiled split and the whole-body blocks ----------------------------------------------
+
+needs_compiled_split = pytest.mark.skipif(plain_wet.plain_wet_compiled is None,
+                                          reason="plain_wet_compiled not built (no C compiler at install)")
+
+# Pieces spliced into members at random: each condition split_plain_record looks at.
+SPLICES = [b"\r", b"\n", b"\r\n", b"\r\n\r\n", b" ", b"\t", b":", b"::", b"0", b"9", b"12", b"+",
+           b"Content-Length: 4", b"CONTENT-LENGTH:", b"content-length", b"Content-Length\t:",
+           b"\xc2\x85", b"\xc2\xa0", b"\xe2\x80\xa8", b"\xe3\x80\x80", b"\x1c", b"\x0b", b"\x0c",
+           b"\xe9", b"\xed\xa0\x80", b"\xf0\x9f\x98\x80", b"WARC/1.0\r\n", b"\xe2\x84\xaa", b"\xc4\xb0"]
+
+
+def mutated_members(rng: random.Random, members: list[bytes], count: int):
+    for _ in range(count):
+        member = bytearray(rng.choice(members))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(member) + 1)
+            if rng.random() < 0.3:
+                del member[at:at + rng.randint(1, 4)]
+            else:
+                member[at:at] = rng.choice(SPLICES)
+        yield bytes(member)
+
+
+@needs_compiled_split
+def test_the_compiled_split_is_the_python_split():
+    members = PLAIN + list(NOT_PLAIN.values())
+    rng = random.Random(0)
+    for member in members + list(mutated_members(rng, members, 30000)):
+        assert split_plain_record(member) == plain_wet.split_plain_record_py(member), member
+
+
+def real_members() -> list[bytes]:
+    if not REALWEB_WET.is_file():
+        pytest.skip(f"../shared is absent (a user's machine): no {REALWEB_WET}")
+    members: dict[int, list[bytes]] = {}
+    with open(REALWEB_WET, "rb") as f:
+        for member_at, _, piece in gunzip_chunks(f):
+            members.setdefault(member_at, []).append(piece)
+    return [b"".join(pieces) for pieces in members.values()]
+
+
+@needs_compiled_split
+def test_the_compiled_split_is_the_python_split_on_the_real_web_file():
+    members = real_members()
+    assert len(members) > 900
+    for member in members:
+        found = split_plain_record(member)
+        assert found is not None and found == plain_wet.split_plain_record_py(member)
+    rng = random.Random(1)
+    for member in mutated_members(rng, members, 3000):
+        assert split_plain_record(member) == plain_wet.split_plain_record_py(member)
+
+
+def body_blocks(blocks) -> list:
+    """What a block reader hands on, an error included where it raises one."""
+    out = []
+    try:
+        out.extend(blocks)
+    except UnicodeDecodeError as error:
+        out.append(("error", error.start))
+    return out
+
+
+def test_a_whole_body_gives_the_blocks_of_the_body_read_in_pieces():
+    rng = random.Random(2)
+    pieces = ["a", " ", "\r", "\n", "\r\n", "é", "€", "\u2028", "\x85", "WARC", "\t", "xxxxx"]
+    for _ in range(20000):
+        body = b"".join(rng.choice([p.encode() for p in pieces] + [b"\xff", b"\xe2\x82"])
+                        for _ in range(rng.randrange(12)))
+        for max_line_chars in (1, 3, 10**9):
+            assert body_blocks(whole_body_blocks(body, max_line_chars)) == \
+                body_blocks(iter_body_blocks(io.BytesIO(body), max_line_chars)), (body, max_line_chars)
+    large = ("A line of a large body.\n" * 50000).encode()  # more than one read
+    assert body_blocks(whole_body_blocks(large, 10**9)) == body_blocks(iter_body_blocks(io.BytesIO(large), 10**9))

@@ -457,3 +457,18 @@ def test_usual_header_names_set_fields_as_their_lines_do():
                 assert (got.url, got.timestamp, got.content_type, got.content_length) == (
                     want.url, want.timestamp, want.content_type, want.content_length), (name, value)
                 assert not quirks or line.strip().startswith(wet.METADATA_PREFIXES)
+
+
+@pytest.mark.skipif(wet._compiled_plain_block is None, reason="lines_compiled not built (no C compiler at install)")
+def test_the_compiled_plain_block_check_is_the_regex_check():
+    for cp in range(sys.maxunicode + 1):
+        c = chr(cp)
+        for block in (c, c + "ab", "ab" + c, "ab\n" + c + "x", "ab" + c + "\nx", "a\n" + c + "ARC",
+                      "a\nW" + c + "RC", "a\nContent" + c, "x" * 5 + "\n" + c):
+            assert wet.is_plain_block(block) == wet.is_plain_block_py(block), repr(block)
+    rng = random.Random(3)
+    pieces = ["a", " ", "\n", "WARC", "WAR", "CONTENT-", "Content-", "content-", "\u2028", "\x85", "\x1c",
+              "é", "€", "\u0a0a", "\U0001F600", "\t", "x", "C"]
+    for _ in range(100000):  # the three string kinds, and four-code-point words (2-byte kind)
+        block = "".join(rng.choice(pieces) for _ in range(rng.randrange(16)))
+        assert wet.is_plain_block(block) == wet.is_plain_block_py(block), repr(block)
