@@ -365,17 +365,24 @@ def c4forge_stages(wet: Path, badwords: frozenset, limit: int | None = None):
     """c4forge's rule chain stage by stage, in memory: the stages the Beam graph wraps."""
     from c4forge.cleaning_rules import chain
     from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as profile
-    from c4forge.pipeline.spill_setup import HOLD_FILE_BYTES
+    from c4forge.pipeline.graph import takes_raw_pages
+    from c4forge.pipeline.page_bytes import as_page
     from c4forge.pipeline.readers import read_wet_pages
+    from c4forge.pipeline.spill_setup import HOLD_FILE_BYTES
 
     counts = collections.Counter()
     t = StageTimer()
-    with t(STAGES[0], 0) as row:  # as a local in-memory build reads: records held after the UTF-8 check
-        pages = list(read_wet_pages(str(wet), profile, counts, hold_bytes=HOLD_FILE_BYTES))[:limit]
-        row["pages_out"] = len(pages)
     rules = chain.rule_chain(profile, badwords)
+    # as a local in-memory build reads: records held after the UTF-8 check, and the pages that
+    # URL dedup takes undecoded (RawPage) decoded there, where its shuffle decodes them
+    raw_pages = takes_raw_pages(rules)
+    with t(STAGES[0], 0) as row:
+        pages = list(read_wet_pages(str(wet), profile, counts, hold_bytes=HOLD_FILE_BYTES, raw_pages=raw_pages))[:limit]
+        row["pages_out"] = len(pages)
     for stage in rules.stages:
         with t(CHAIN_STAGE_ROWS[stage.name], len(pages)) as row:
+            if raw_pages:
+                pages, raw_pages = [as_page(p) for p in pages], False
             if isinstance(stage, chain.PageStage):
                 stage.setup()
             pages = chain.run_stage_in_memory(stage, pages, counts)

@@ -24,6 +24,11 @@
    strip() and starts with none of "WARC", "CONTENT-", "Content-": a WET body block that
    wet.py's parser may add to a page as one text (what its regex and strip checks find).
 
+   plain_wet_block_utf8(data) -> the number of code points of data.decode() when that text is a
+   plain_wet_block and holds no "\r" (so universal newlines leave it as it is), else -1. data must
+   be valid UTF-8 (a body of a file the strict check passed); the code points next to each "\n"
+   and at the ends are decoded to be judged.
+
    CPython's own rules decide what a line break, a space and a lower-case letter are:
    Py_UNICODE_ISLINEBREAK (str.splitlines, "\r\n" one break), Py_UNICODE_ISSPACE (str.strip,
    str.split), and str.lower(), either called or as tables the import fills and checks from it.
@@ -821,7 +826,72 @@ plain_wet_block(PyObject *module, PyObject *text)
     Py_RETURN_TRUE;
 }
 
+/* The code point starting at s[i] / ending just before s[i] of valid UTF-8. */
+static Py_UCS4
+utf8_at(const unsigned char *s, Py_ssize_t i)
+{
+    const unsigned char b = s[i];
+    if (b < 0x80)
+        return b;
+    if (b < 0xE0)
+        return ((Py_UCS4)(b & 0x1F) << 6) | (s[i + 1] & 0x3F);
+    if (b < 0xF0)
+        return ((Py_UCS4)(b & 0x0F) << 12) | ((Py_UCS4)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+    return ((Py_UCS4)(b & 0x07) << 18) | ((Py_UCS4)(s[i + 1] & 0x3F) << 12) | ((Py_UCS4)(s[i + 2] & 0x3F) << 6)
+        | (s[i + 3] & 0x3F);
+}
+
+static Py_UCS4
+utf8_before(const unsigned char *s, Py_ssize_t i)
+{
+    Py_ssize_t lead = i - 1;
+    while (lead > 0 && (s[lead] & 0xC0) == 0x80)
+        lead--;
+    return utf8_at(s, lead);
+}
+
+static int
+utf8_starts_like_field(const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
+{
+    static const char *const prefixes[] = {"WARC", "CONTENT-", "Content-"};
+    for (int p = 0; p < 3; p++) {
+        const size_t len = strlen(prefixes[p]);
+        if ((size_t)(n - i) >= len && memcmp(s + i, prefixes[p], len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *
+plain_wet_block_utf8(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    const unsigned char *s = view.buf;
+    const Py_ssize_t n = view.len;
+    Py_ssize_t code_points = -1;
+    if (n == 0 || memchr(s, '\r', (size_t)n) != NULL || Py_UNICODE_ISSPACE(utf8_at(s, 0))
+            || Py_UNICODE_ISSPACE(utf8_before(s, n)) || utf8_starts_like_field(s, 0, n))
+        goto done;
+    for (const unsigned char *found = s; (found = memchr(found, '\n', (size_t)(n - (found - s)))) != NULL; found++) {
+        const Py_ssize_t i = found - s;  /* never at either end: those are not whitespace */
+        if (Py_UNICODE_ISSPACE(utf8_before(s, i)) || Py_UNICODE_ISSPACE(utf8_at(s, i + 1))
+                || utf8_starts_like_field(s, i + 1, n))
+            goto done;
+    }
+    code_points = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        code_points += (s[i] & 0xC0) != 0x80;
+done:
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(code_points);
+}
+
 static PyMethodDef methods[] = {
+    {"plain_wet_block_utf8", plain_wet_block_utf8, METH_O,
+     "plain_wet_block_utf8(data) -> code points of data.decode() when it is a plain_wet_block without "
+     "'\\r', else -1 (data: valid UTF-8)"},
     {"plain_wet_block", plain_wet_block, METH_O,
      "plain_wet_block(text) -> True when every line of text.split('\\n') is non-empty, stripped "
      "and starts like no WET field or delimiter (WARC, CONTENT-, Content-)"},

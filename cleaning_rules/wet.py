@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from .counters import SPLIT_WET_FILE, key
 from .length_cap import length_cap
@@ -232,19 +232,50 @@ class WetPageAssembler:
                 continue
             draft.add_text_line(line, self._max_length)
 
+    def whole_record_fields(self, headers: Sequence[tuple[str, str]]) -> Optional[dict[str, str]]:
+        """With quirks, the page fields a record's headers set when every header is a usual
+        one (``_HEADER_FIELDS``), as ``feed_record_blocks`` sets them; None otherwise. A record
+        whose body is also a plain block (``is_plain_block``) is then a page of its own, which
+        ``feed_whole_record`` counts without the text itself."""
+        if not self._quirks:
+            return None
+        fields = dict.fromkeys(("url", "timestamp", "content_type", "content_length"), "")
+        for name, value in headers:
+            field = _HEADER_FIELDS.get(name, _ANY_OTHER)
+            if field is _ANY_OTHER:
+                return None
+            if field:
+                fields[field] = value.strip()
+        return fields
+
+    def feed_whole_record(self, fields: dict[str, str], text_length: int) -> tuple[list[Page], bool]:
+        """A record whose headers gave ``fields`` (``whole_record_fields``) and whose body is one
+        plain block of ``text_length`` characters, as ``feed_record_blocks`` would take it:
+        (the pages its delimiter finishes, whether its own page is kept). The page itself is
+        the caller's to make, from the fields and the body: its text is the body."""
+        finished = []
+        if self._draft is not None:  # the record's "WARC/1.0" finishes the page before it
+            finished = list(self._emit_if_valid(self._draft))
+            self._draft = None  # nothing more can join this record's page: the next record starts anew
+        return finished, self._keeps(fields["url"], fields["timestamp"], text_length)
+
     def _emit_if_valid(self, draft: _PageDraft) -> Iterator[Page]:
         # Judged on text_length, not the held lines: an over-long page holds none.
-        verdict = page_validity(draft.url, draft.text_length > 0, draft.timestamp, self._require_timestamp)
-        kept, cap_counts = length_cap(draft.text_length, self._max_length)
+        if self._keeps(draft.url, draft.timestamp, draft.text_length):
+            yield draft.to_page()
+
+    def _keeps(self, url: str, timestamp: str, text_length: int) -> bool:
+        """A finished page's verdict, counted: whether it is kept. Uncounted when it passes and
+        ``count_passed_pages`` is off (``count_kept`` counts it if the reader keeps it)."""
+        verdict = page_validity(url, text_length > 0, timestamp, self._require_timestamp)
+        kept, cap_counts = length_cap(text_length, self._max_length)
         if verdict == "passed" and kept and not self._count_passed_pages:
-            yield draft.to_page()  # counted by count_kept if the reader keeps it
-            return
+            return True
         self._counters[key(SPLIT_WET_FILE, verdict)] += 1
         if verdict != "passed":
-            return
+            return False
         self._counters.update(cap_counts)
-        if kept:
-            yield draft.to_page()
+        return kept
 
 
 # Usual record header names: the draft field their line sets, or None where it sets none

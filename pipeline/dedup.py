@@ -28,7 +28,7 @@ from c4forge.cleaning_rules import chain as chain_lib
 from c4forge.cleaning_rules import dedup
 
 from .counting import CountingDoFn
-from .page_bytes import decode_page, encode_page
+from .page_bytes import AnyPage, RawPage, as_page, decode_page, encode_any_page, encode_page
 from .shuffle import RUNNERS_OWN, Shuffle
 from .spill import SpillConfig
 
@@ -87,12 +87,12 @@ class _KeepBestPageOfEachUrlInBundle(CountingDoFn):
         self._best: dict[str, object] = {}
         self._held_bytes = 0
 
-    def process(self, page):
+    def process(self, page):  # a Page, or a RawPage from the reader (decoded here only if its URL repeats)
         url = page.normalized_url
         held = self._best.get(url)
-        best = page if held is None else self._stage.keep_best((held, page), self.counts)
+        best = page if held is None else self._stage.keep_best((as_page(held), as_page(page)), self.counts)
         self._best[url] = best
-        self._held_bytes += len(best.text) - (len(held.text) if held is not None else 0)
+        self._held_bytes += _text_size(best) - (_text_size(held) if held is not None else 0)
         if self._held_bytes > self._max_bytes:
             yield from self._hand_on()
 
@@ -103,7 +103,11 @@ class _KeepBestPageOfEachUrlInBundle(CountingDoFn):
 
     def _hand_on(self) -> list:
         held, self._best, self._held_bytes = self._best, {}, 0
-        return [(url, encode_page(page)) for url, page in held.items()]
+        return [(url, encode_any_page(page)) for url, page in held.items()]
+
+
+def _text_size(page: AnyPage) -> int:
+    return len(page.text_utf8) if isinstance(page, RawPage) else len(page.text)
 
 
 class _SelectPage(CountingDoFn):

@@ -25,6 +25,7 @@ from c4forge.cleaning_rules.profiles import Profile
 from . import progress
 from .counting import CountingDoFn
 from .dedup import global_stage_transform
+from .page_bytes import AnyPage
 from .readers import open_input, read_warc_pages, read_wet_pages
 from .shuffle import RUNNERS_OWN, Shuffle
 from .spill import WET_GZIP_EXPANSION
@@ -38,18 +39,19 @@ class ReadPages(CountingDoFn):
 
     def __init__(self, profile: Profile, input_format: str = "wet",
                  html_extractor: str = html_text.DEFAULT_EXTRACTOR, progress_every_s: Optional[float] = None,
-                 hold_file_bytes: int = 0):
+                 hold_file_bytes: int = 0, raw_pages: bool = False):
         self._profile = profile
         self._input_format = input_format
         self._html_extractor = html_extractor
         self._progress_every_s = progress_every_s
         self._hold_file_bytes = hold_file_bytes
+        self._raw_pages = raw_pages
 
     def setup(self):
         if self._input_format == "warc":
             html_text.check_extractor(self._html_extractor)
 
-    def process(self, path: str) -> Iterable[Page]:
+    def process(self, path: str) -> Iterable[AnyPage]:
         sizes = [m.size_in_bytes for r in FileSystems.match([path]) for m in r.metadata_list]
         # With WET quirks the file is read twice (the strict UTF-8 check, then the records),
         # unless the check holds its records (read_wet_pages' hold_bytes), which a file whose
@@ -66,7 +68,7 @@ class ReadPages(CountingDoFn):
             pages = read_warc_pages(path, self._profile, self.counts, self._html_extractor, open_file=open_counted)
         else:
             pages = read_wet_pages(path, self._profile, self.counts, open_file=open_counted,
-                                   hold_bytes=self._hold_file_bytes)
+                                   hold_bytes=self._hold_file_bytes, raw_pages=self._raw_pages)
         for page in pages:
             tracker.add_page()
             yield page
@@ -122,6 +124,12 @@ class AssignSplit(CountingDoFn):
         yield self._chain.assign_split(page, self.counts), page
 
 
+def takes_raw_pages(chain: chain_lib.Chain) -> bool:
+    """Whether the reader may hand on ``RawPage``s: only to URL dedup, which encodes every page
+    for its shuffle (``page_bytes``) and decodes them after it."""
+    return bool(chain.stages) and isinstance(chain.stages[0], chain_lib.DedupeUrls)
+
+
 def build_c4(pipeline, input_paths: list[str], profile: Profile, badwords, *,
              input_format: str = "wet", html_extractor: str = html_text.DEFAULT_EXTRACTOR,
              make_identifier=None, langid_backend: str = language.LANGDETECT,
@@ -144,7 +152,8 @@ def build_c4(pipeline, input_paths: list[str], profile: Profile, badwords, *,
         pipeline
         | "ListInputFiles" >> beam.Create(sorted(input_paths))
         | "SpreadFiles" >> beam.Reshuffle()
-        | "ReadPages" >> beam.ParDo(ReadPages(profile, input_format, html_extractor, hold_file_bytes=hold_file_bytes))
+        | "ReadPages" >> beam.ParDo(ReadPages(profile, input_format, html_extractor, hold_file_bytes=hold_file_bytes,
+                                              raw_pages=takes_raw_pages(chain)))
     )
     for stage in chain.stages:
         if isinstance(stage, chain_lib.PageStage):

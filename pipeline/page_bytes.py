@@ -13,8 +13,10 @@ equal bytes.
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple, Union
 
 from c4forge.cleaning_rules.page import Page
+from c4forge.cleaning_rules.urls import normalize_url
 
 _FIELDS = ("url", "normalized_url", "text", "timestamp", "content_length", "content_type", "language")
 _HEADER = struct.Struct(f"<{len(_FIELDS)}q")
@@ -28,6 +30,52 @@ def encode_page(page: Page) -> bytes:
         language or "")]
     header = _HEADER.pack(*map(len, parts[:-1]), -1 if language is None else len(parts[-1]))
     return header + b"".join(parts)
+
+
+class RawPage(NamedTuple):
+    """A page whose text is still its WET record's body, as UTF-8 bytes: a plain record's page
+    on its way to URL dedup's shuffle, where it travels as ``encode_page``'s bytes anyway. Its
+    text is decoded once, after the shuffle, instead of once by the reader and once there; and
+    never encoded. ``text_utf8`` is valid UTF-8 (the file passed the strict check)."""
+
+    url: str
+    normalized_url: str
+    timestamp: str
+    content_length: str
+    content_type: str
+    text_utf8: bytes
+    text_length: int  # code points
+
+    @classmethod
+    def of_record(cls, fields: dict[str, str], body: bytes, text_length: int) -> "RawPage":
+        """The page of a record whose headers gave ``fields`` (url, timestamp, content_length,
+        content_type) and whose body is its text, as the reader's draft would make it."""
+        url = fields["url"]
+        return cls(url, normalize_url(url) if url else "", fields["timestamp"], fields["content_length"],
+                   fields["content_type"], body, text_length)
+
+    def page(self) -> Page:
+        return Page(url=self.url, normalized_url=self.normalized_url, text=self.text_utf8.decode(_ENCODING),
+                    timestamp=self.timestamp, content_length=self.content_length, content_type=self.content_type)
+
+    def encoded(self) -> bytes:
+        """``encode_page(self.page())``, without decoding the text."""
+        parts = [b"", *(value.encode(_ENCODING, _ERRORS) for value in (self.url, self.normalized_url)),
+                 self.text_utf8,
+                 *(value.encode(_ENCODING, _ERRORS) for value in (self.timestamp, self.content_length, self.content_type))]
+        parts[0] = _HEADER.pack(*map(len, parts[1:]), -1)
+        return b"".join(parts)
+
+
+AnyPage = Union[Page, RawPage]
+
+
+def as_page(page: AnyPage) -> Page:
+    return page.page() if isinstance(page, RawPage) else page
+
+
+def encode_any_page(page: AnyPage) -> bytes:
+    return page.encoded() if isinstance(page, RawPage) else encode_page(page)
 
 
 def decode_page(data: bytes) -> Page:

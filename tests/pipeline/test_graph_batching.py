@@ -152,3 +152,31 @@ def test_hot_keys_cost_one_record_per_bundle_not_one_per_page(hot_pages):
     _, records_bytes, _ = shuffled["line-group-bytes"]
     # one record per own line, and the boilerplate's once per bundle instead of once per page
     assert records_bytes <= (hot_pages + 4) * 32 < 2 * hot_pages * 32
+
+
+def as_raw(page):
+    """The page as the WET reader hands on a plain record's page (its text still UTF-8)."""
+    from c4forge.pipeline.page_bytes import RawPage
+
+    return RawPage(page.url, page.normalized_url, page.timestamp, page.content_length, page.content_type,
+                   page.text.encode("utf-8"), len(page.text))
+
+
+def test_url_dedup_takes_raw_pages_and_pages_mixed():
+    """The reader hands on RawPages where it can: URL dedup keeps and counts what it keeps of the
+    same pages decoded, a URL's captures mixed either way."""
+    pages = skewed_pages(50)
+    mixed = [as_raw(page) if i % 3 else page for i, page in enumerate(pages)]
+    url_stage = chain.DedupeUrls("newest")
+    expected_counts = Counter()
+    expected = url_stage.run_in_memory(pages, expected_counts)
+    got, counters = run_stage(mixed, dedup_transforms.DedupeUrls(url_stage))
+    assert by_url(got) == by_url(expected)
+    assert {k: v for k, v in counters.items() if v} == {k: v for k, v in expected_counts.items() if v}
+
+
+def test_the_graph_hands_raw_pages_to_url_dedup_only():
+    assert graph.takes_raw_pages(chain.rule_chain(PROFILE, frozenset()))
+    no_url_dedup = chain.Chain([s for s in chain.rule_chain(PROFILE, frozenset()).stages
+                                if not isinstance(s, chain.DedupeUrls)], multilingual=False)
+    assert not graph.takes_raw_pages(no_url_dedup)

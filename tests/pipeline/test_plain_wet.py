@@ -3,6 +3,7 @@ path gives the same record, and the reader's pages and counters are the general 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import random
@@ -288,3 +289,62 @@ def test_a_whole_body_gives_the_blocks_of_the_body_read_in_pieces():
                 body_blocks(iter_body_blocks(io.BytesIO(body), max_line_chars)), (body, max_line_chars)
     large = ("A line of a large body.\n" * 50000).encode()  # more than one read
     assert body_blocks(whole_body_blocks(large, 10**9)) == body_blocks(iter_body_blocks(io.BytesIO(large), 10**9))
+
+
+# --- pages handed on undecoded (RawPage) -------------------------------------------------------
+
+def raw_path(path, profile=C4_EN_3_1_0, hold_bytes=0):
+    counts = Counter()
+    pages = list(read_wet_pages(path, profile, counts, hold_bytes=hold_bytes, raw_pages=True))
+    return pages, counts
+
+
+FIELDS_IN_BODY = conversion("http://j.example/10", b"Intro line.\nWARC-Date: 2020-01-01T00:00:00Z\nMore.")
+LEADING_SPACE = conversion("http://k.example/11", b" Indented first line.\nSecond.")
+UNKNOWN_HEADER = conversion("http://l.example/12", b"A page with an odd header.", "X-Odd: value")
+NO_URL = record(["WARC-Type: conversion", "WARC-Date: 2019-04-24T09:23:58Z"], b"A page without a URL.")
+NO_DATE = record(["WARC-Type: conversion", "WARC-Target-URI: http://m.example/13"], b"A page without a date.")
+TOO_LONG = conversion("http://n.example/14", ("A long line of text. " * 10000).encode())
+CR_BODY = conversion("http://o.example/15", b"Windows line.\r\nEnds.")
+
+
+@pytest.mark.skipif(wet_reader.plain_wet_block_utf8 is None, reason="lines_compiled not built (no C compiler at install)")
+@pytest.mark.parametrize("order", ["as listed", "reversed"])
+def test_raw_pages_decode_to_the_readers_pages_with_the_same_counters(tmp_path, order):
+    from c4forge.pipeline.page_bytes import RawPage, as_page, decode_page, encode_any_page, encode_page
+
+    members = PLAIN + [FIELDS_IN_BODY, LEADING_SPACE, UNKNOWN_HEADER, NO_URL, NO_DATE, TOO_LONG, CR_BODY]
+    members += [conversion(f"http://p.example/{i}", f"Page {i} of a run of plain ones.".encode()) for i in range(3)]
+    if order == "reversed":
+        members.reverse()
+    path = write(tmp_path / "mixed.warc.wet.gz", members)
+    expected_pages, expected_counts = general_path(path)
+    for hold_bytes in (0, len(members[0]) + len(members[1]), 1 << 30):
+        pages, counts = raw_path(path, hold_bytes=hold_bytes)
+        assert ([as_page(p) for p in pages], counts) == (expected_pages, expected_counts)
+        raw = [p for p in pages if isinstance(p, RawPage)]
+        assert 0 < len(raw) < len(pages)  # the odd records above are decoded as they are read
+        for page in pages:
+            assert decode_page(encode_any_page(page)) == as_page(page)
+            assert encode_any_page(page) == encode_page(as_page(page))
+
+
+def test_raw_pages_only_with_wet_quirks(tmp_path):
+    from c4forge.pipeline.page_bytes import RawPage
+
+    path = write(tmp_path / "plain.warc.wet.gz", PLAIN)
+    pages, _ = raw_path(path, dataclasses.replace(C4_EN_3_1_0, wet_quirks=False))
+    assert pages and not any(isinstance(p, RawPage) for p in pages)
+
+
+def test_the_real_web_file_read_raw_gives_the_readers_pages():
+    from c4forge.pipeline.page_bytes import RawPage, as_page
+
+    if not REALWEB_WET.is_file():
+        pytest.skip(f"{REALWEB_WET} is absent (../shared)")
+    expected = fast_path(str(REALWEB_WET))
+    for hold_bytes in (1 << 20, 1 << 30):
+        pages, counts = raw_path(str(REALWEB_WET), hold_bytes=hold_bytes)
+        assert ([as_page(p) for p in pages], counts) == expected
+        if wet_reader.plain_wet_block_utf8 is not None:
+            assert sum(isinstance(p, RawPage) for p in pages) > 900

@@ -472,3 +472,25 @@ def test_the_compiled_plain_block_check_is_the_regex_check():
     for _ in range(100000):  # the three string kinds, and four-code-point words (2-byte kind)
         block = "".join(rng.choice(pieces) for _ in range(rng.randrange(16)))
         assert wet.is_plain_block(block) == wet.is_plain_block_py(block), repr(block)
+
+
+def plain_without_cr(text: str) -> int:
+    return len(text) if "\r" not in text and wet.is_plain_block_py(text) else -1
+
+
+@pytest.mark.skipif(wet._compiled_plain_block is None, reason="lines_compiled not built (no C compiler at install)")
+def test_the_utf8_plain_block_check_is_the_check_of_the_decoded_text():
+    from c4forge.cleaning_rules.lines_compiled import plain_wet_block_utf8
+
+    for cp in range(sys.maxunicode + 1):
+        if 0xD800 <= cp < 0xE000:
+            continue  # not in valid UTF-8
+        c = chr(cp)
+        for text in (c, c + "ab", "ab" + c, "ab\n" + c + "x", "ab" + c + "\nx", "a\n" + c + "ARC", c + "\n" + c):
+            assert plain_wet_block_utf8(text.encode()) == plain_without_cr(text), repr(text)
+    rng = random.Random(4)
+    pieces = ["a", " ", "\n", "\r", "\r\n", "WARC", "CONTENT-", "Content-", "\u2028", "\x85", "\x1c", "é", "€",
+              "\U0001F600", "\t", "x"]
+    for _ in range(100000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(14)))
+        assert plain_wet_block_utf8(text.encode()) == plain_without_cr(text), repr(text)
