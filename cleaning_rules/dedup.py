@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Iterable, Optional, Sequence
+from typing import AbstractSet, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -63,7 +63,8 @@ def line_hashes(text: str, line_hash=line_hash_unicode) -> list[bytes]:
 
 def owner_records(hashes: Iterable[bytes], owner: bytes) -> bytes:
     """Pass 1 for one page: a record per distinct line hash, concatenated."""
-    return b"".join(h + owner for h in set(hashes))
+    distinct = set(hashes)
+    return owner.join(distinct) + owner if distinct else b""  # each hash followed by the owner
 
 
 def shard_of(digest: bytes, shards: int) -> int:
@@ -119,7 +120,7 @@ def owned_lines(records: Iterable[bytes]) -> dict[bytes, set[bytes]]:
 
 def remove_duplicate_lines(
     page: Page,
-    owned_hashes: set[bytes],
+    owned_hashes: AbstractSet[bytes],
     counters: Counter,
     min_num_sentences: int,
     local_dedup: bool = True,
@@ -131,24 +132,27 @@ def remove_duplicate_lines(
     ``hashes``: the page's ``line_hashes``, if pass 1 already computed them.
     """
     ns = DEDUPE_LINES
-    lines = page.text.split(LINE_DELIMITER)
     if hashes is None:
         hashes = line_hashes(page.text, line_hash)
-    elif len(hashes) != len(lines):
-        raise ValueError(f"{len(hashes)} line hashes for a page of {len(lines)} lines")
-    kept: list[str] = []
-    seen: set[bytes] = set()
+    elif len(hashes) != page.text.count(LINE_DELIMITER) + 1:
+        raise ValueError(f"{len(hashes)} line hashes for a page of {page.text.count(LINE_DELIMITER) + 1} lines")
     global_dup = global_dup_chars = local_dup = local_dup_chars = 0
-    for line, h in zip(lines, hashes):
-        if h not in owned_hashes:
-            global_dup += 1
-            global_dup_chars += len(line)
-        elif local_dedup and h in seen:
-            local_dup += 1
-            local_dup_chars += len(line)
-        else:
-            kept.append(line)
-            seen.add(h)
+    if owned_hashes.issuperset(hashes) and (not local_dedup or len(set(hashes)) == len(hashes)):
+        kept_lines, text = len(hashes), page.text  # most pages: every line kept, the text as it is
+    else:
+        kept: list[str] = []
+        seen: set[bytes] = set()
+        for line, h in zip(page.text.split(LINE_DELIMITER), hashes):
+            if h not in owned_hashes:
+                global_dup += 1
+                global_dup_chars += len(line)
+            elif local_dedup and h in seen:
+                local_dup += 1
+                local_dup_chars += len(line)
+            else:
+                kept.append(line)
+                seen.add(h)
+        kept_lines, text = len(kept), LINE_DELIMITER.join(kept)
     # counted per page, not per line: same totals, a fraction of the Counter updates
     if global_dup:
         counters[key(ns, "line-filtered:global_duplicate")] += global_dup
@@ -156,9 +160,8 @@ def remove_duplicate_lines(
     if local_dup:
         counters[key(ns, "line-filtered:local_duplicate")] += local_dup
         counters[chars_key(ns, "line-filtered:local_duplicate")] += local_dup_chars
-    if kept:
-        counters[key(ns, "line-passed")] += len(kept)
-    text = LINE_DELIMITER.join(kept)
+    if kept_lines:
+        counters[key(ns, "line-passed")] += kept_lines
     if not text:
         counters[key(ns, "filtered:empty")] += 1
         return None

@@ -13,7 +13,7 @@ import pytest
 from c4forge.cleaning_rules import dedup, lines
 from c4forge.cleaning_rules.counters import DEDUPE_LINES
 from c4forge.cleaning_rules.page import Page
-from c4forge.cleaning_rules.sentences import count_sentences
+from c4forge.cleaning_rules.sentences import count_sentences, has_at_least_sentences
 from c4forge.cleaning_rules.urls import normalize_url
 
 
@@ -415,3 +415,47 @@ def test_compiled_line_hashes_on_the_real_web_pages(line_hash_path, realweb_wet_
     for page in realweb_wet_pages:
         for text in (page.text, page.text.upper()):
             assert dedup.line_hashes(text) == per_line_hashes(text)
+
+
+def remove_duplicate_lines_line_by_line(page, owned, min_num_sentences, local_dedup):
+    """remove_duplicate_lines as TFDS's _remove_lines_from_text reads: line by line, counted."""
+    counters = Counter()
+    kept, seen = [], set()
+    for line in page.text.split("\n"):
+        h = dedup.line_hash_unicode(line)
+        if h not in owned:
+            counters["dedupe-lines/line-filtered:global_duplicate"] += 1
+            counters["chars/dedupe-lines/line-filtered:global_duplicate"] += len(line)
+        elif local_dedup and h in seen:
+            counters["dedupe-lines/line-filtered:local_duplicate"] += 1
+            counters["chars/dedupe-lines/line-filtered:local_duplicate"] += len(line)
+        else:
+            kept.append(line)
+            seen.add(h)
+    counters["dedupe-lines/line-passed"] += len(kept)
+    text = "\n".join(kept)
+    if not text:
+        counters["dedupe-lines/filtered:empty"] += 1
+        return None, +counters
+    if min_num_sentences and not has_at_least_sentences(text, min_num_sentences):
+        counters["dedupe-lines/filtered:too_few_sentences"] += 1
+        counters["chars/dedupe-lines/filtered:too_few_sentences"] += len(text)
+        return None, +counters
+    counters["dedupe-lines/passed"] += 1
+    return page.replace(text=text), +counters
+
+
+def test_remove_duplicate_lines_whole_pages_and_pages_with_duplicates_as_line_by_line():
+    rng = random.Random(5)
+    lines = ["One line here.", "Another LINE here.", "another line here.", "", "  padded line.  ", "Ünïcode line.",
+             "Last one!"]
+    for _ in range(3000):
+        page = Page(url="http://x.example/", text="\n".join(rng.choice(lines) for _ in range(rng.randint(1, 6))))
+        hashes = {dedup.line_hash_unicode(line) for line in lines}
+        owned = set(rng.sample(sorted(hashes), rng.randint(0, len(hashes))))
+        for local_dedup in (True, False):
+            for min_num_sentences in (0, 2):
+                counters = Counter()
+                got = dedup.remove_duplicate_lines(page, owned, counters, min_num_sentences, local_dedup)
+                assert (got, +counters) == remove_duplicate_lines_line_by_line(
+                    page, owned, min_num_sentences, local_dedup), (page.text, local_dedup)
