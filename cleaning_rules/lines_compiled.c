@@ -752,14 +752,16 @@ set_lower_by_table(PyObject *Py_UNUSED(module), PyObject *arg)
     return PyBool_FromLong(previous);
 }
 
-/* A line at i (just after a "\n" or at the text's start) that starts like a WET field or
-   delimiter (wet.py's METADATA_PREFIXES). */
+/* wet.py's METADATA_PREFIXES: a line starting with one is a WET field or delimiter. */
+#define N_FIELD_PREFIXES 3
+static const char *const FIELD_PREFIXES[N_FIELD_PREFIXES] = {"WARC", "CONTENT-", "Content-"};
+
+/* A line at i (just after a "\n" or at the text's start) that starts like a field or delimiter. */
 static int
 starts_like_field(int kind, const void *data, Py_ssize_t i, Py_ssize_t n)
 {
-    static const char *const prefixes[] = {"WARC", "CONTENT-", "Content-"};
-    for (int p = 0; p < 3; p++) {
-        const char *prefix = prefixes[p];
+    for (int p = 0; p < N_FIELD_PREFIXES; p++) {
+        const char *prefix = FIELD_PREFIXES[p];
         Py_ssize_t k = 0;
         while (prefix[k] && i + k < n && PyUnicode_READ(kind, data, i + k) == (Py_UCS4)(unsigned char)prefix[k])
             k++;
@@ -853,10 +855,9 @@ utf8_before(const unsigned char *s, Py_ssize_t i)
 static int
 utf8_starts_like_field(const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
 {
-    static const char *const prefixes[] = {"WARC", "CONTENT-", "Content-"};
-    for (int p = 0; p < 3; p++) {
-        const size_t len = strlen(prefixes[p]);
-        if ((size_t)(n - i) >= len && memcmp(s + i, prefixes[p], len) == 0)
+    for (int p = 0; p < N_FIELD_PREFIXES; p++) {
+        const size_t len = strlen(FIELD_PREFIXES[p]);
+        if ((size_t)(n - i) >= len && memcmp(s + i, FIELD_PREFIXES[p], len) == 0)
             return 1;
     }
     return 0;
