@@ -13,7 +13,7 @@ equal bytes.
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple, Union
+from typing import NamedTuple, Optional, Union
 
 from c4forge.cleaning_rules.page import Page
 from c4forge.cleaning_rules.urls import normalize_url
@@ -24,12 +24,16 @@ _ENCODING, _ERRORS = "utf-8", "surrogatepass"
 
 
 def encode_page(page: Page) -> bytes:
-    language = page.language
-    parts = [value.encode(_ENCODING, _ERRORS) for value in (
-        page.url, page.normalized_url, page.text, page.timestamp, page.content_length, page.content_type,
-        language or "")]
-    header = _HEADER.pack(*map(len, parts[:-1]), -1 if language is None else len(parts[-1]))
-    return header + b"".join(parts)
+    return _encoded(page.url, page.normalized_url, page.text.encode(_ENCODING, _ERRORS), page.timestamp,
+                    page.content_length, page.content_type, page.language)
+
+
+def _encoded(url: str, normalized_url: str, text_utf8: bytes, timestamp: str, content_length: str,
+             content_type: str, language: Optional[str]) -> bytes:
+    parts = [b"", url.encode(_ENCODING, _ERRORS), normalized_url.encode(_ENCODING, _ERRORS), text_utf8,
+             *(value.encode(_ENCODING, _ERRORS) for value in (timestamp, content_length, content_type, language or ""))]
+    parts[0] = _HEADER.pack(*map(len, parts[1:-1]), -1 if language is None else len(parts[-1]))
+    return b"".join(parts)
 
 
 class RawPage(NamedTuple):
@@ -44,15 +48,14 @@ class RawPage(NamedTuple):
     content_length: str
     content_type: str
     text_utf8: bytes
-    text_length: int  # code points
 
     @classmethod
-    def of_record(cls, fields: dict[str, str], body: bytes, text_length: int) -> "RawPage":
+    def of_record(cls, fields: dict[str, str], body: bytes) -> "RawPage":
         """The page of a record whose headers gave ``fields`` (url, timestamp, content_length,
         content_type) and whose body is its text, as the reader's draft would make it."""
         url = fields["url"]
         return cls(url, normalize_url(url) if url else "", fields["timestamp"], fields["content_length"],
-                   fields["content_type"], body, text_length)
+                   fields["content_type"], body)
 
     def page(self) -> Page:
         return Page(url=self.url, normalized_url=self.normalized_url, text=self.text_utf8.decode(_ENCODING),
@@ -60,11 +63,8 @@ class RawPage(NamedTuple):
 
     def encoded(self) -> bytes:
         """``encode_page(self.page())``, without decoding the text."""
-        parts = [b"", *(value.encode(_ENCODING, _ERRORS) for value in (self.url, self.normalized_url)),
-                 self.text_utf8,
-                 *(value.encode(_ENCODING, _ERRORS) for value in (self.timestamp, self.content_length, self.content_type))]
-        parts[0] = _HEADER.pack(*map(len, parts[1:]), -1)
-        return b"".join(parts)
+        return _encoded(self.url, self.normalized_url, self.text_utf8, self.timestamp, self.content_length,
+                        self.content_type, None)
 
 
 AnyPage = Union[Page, RawPage]

@@ -136,7 +136,7 @@ class _WetRecordPages:
     def _whole_record_pages(self, fields: dict[str, str], body: bytes, text_length: int) -> list[AnyPage]:
         pages, kept = self._assembler.feed_whole_record(fields, text_length)
         if kept:
-            pages.append(RawPage.of_record(fields, body, text_length))
+            pages.append(RawPage.of_record(fields, body))
         return pages
 
     def pages_of(self, record: ArcWarcRecord, body: BinaryIO) -> Iterable[Page]:

@@ -159,7 +159,7 @@ def as_raw(page):
     from c4forge.pipeline.page_bytes import RawPage
 
     return RawPage(page.url, page.normalized_url, page.timestamp, page.content_length, page.content_type,
-                   page.text.encode("utf-8"), len(page.text))
+                   page.text.encode("utf-8"))
 
 
 def test_url_dedup_takes_raw_pages_and_pages_mixed():
