@@ -140,8 +140,8 @@ def iter_body_blocks(stream: BinaryIO, max_line_chars: int, errors: str = "stric
 def whole_body_blocks(body: bytes, max_line_chars: int) -> Iterator[str]:
     """``iter_body_blocks`` of a body held whole in memory (a plain record's): a body that
     one read takes, valid UTF-8 and with no line long enough for the stand-in, is one block,
-    decoded in one call; any other goes through ``iter_body_blocks``. (One ending in ``\r``
-    too: the reader holds that ``\r`` back for a ``\n`` and hands it on as a block of its own.)"""
+    decoded in one call; any other goes through ``iter_body_blocks``. (One ending in ``\\r``
+    too: the reader holds that ``\\r`` back for a ``\\n`` and hands it on as a block of its own.)"""
     if len(body) < CHUNK_BYTES and not body.endswith(b"\r"):
         try:
             text = universal_newlines_to_lf(body.decode("utf-8"))
