@@ -11,7 +11,9 @@
      matrix      the profiles' probabilities (rows x n_lang doubles).
    and a cache of words and their n-gram rows (an exact cache: words are compared char by
    char; emptied before a text when it holds more than max_words words, max_chars chars or
-   max_rows rows, keyword arguments; results never depend on it); keyword sum_mode: below.
+   max_rows rows, keyword arguments; results never depend on it); keyword sum_mode: below;
+   keyword word_hash_bits (64) keeps that many bits of each word's hash, which only tests
+   lower: words then share hashes, and are still told apart by their code points.
 
    Detector.langprob_many(texts, stream, weight_first, weight_next, out, counts, start)
    takes texts prepared as langdetect's Detector.append leaves them (URLs and e-mails
@@ -147,10 +149,23 @@ table_put(Table *t, uint64_t key, int32_t value)
     return 0;
 }
 
-typedef struct {  /* a cached word */
-    Py_ssize_t char_off, row_off;
-    int32_t length, row_cnt, trail;  /* rows with a space after it; trail: of those, ending at it */
-} Word;
+typedef struct {  /* a cached word, in its slot of the word table (key 0 = empty) */
+    uint64_t key;                 /* the word's hash (word_hash); words may share one */
+    int32_t char_off, length;     /* its code points in word_chars */
+    int32_t row_off, row_cnt;     /* its n-gram rows in word_rows: those with a space after it, */
+    int32_t trail, unused;        /* and of those, how many end at that space */
+} WordSlot;
+
+typedef struct {  /* open addressing, linear probing; words of equal hashes take a slot each */
+    WordSlot *slots;
+    Py_ssize_t mask, used;
+} WordTable;
+
+typedef struct {  /* a word of the text being read: code points [start, start + length) */
+    Py_ssize_t start, length;
+    uint64_t key;
+    int last;                     /* it ends the text (no space after it) */
+} WordSpan;
 
 typedef struct {
     PyObject_HEAD
@@ -158,25 +173,74 @@ typedef struct {
     Py_ssize_t n_lang, matrix_rows;
     Py_ssize_t max_words, max_chars, max_rows;  /* the word cache's limits */
     int sum_mode;       /* how sum() adds: 0 left to right, 1 Neumaier (CPython >= 3.12) */
+    uint64_t word_hash_mask;  /* all ones; tests keep a few bits so that words share hashes */
     Table ngrams;       /* packed n-gram key -> matrix row */
-    Table words;        /* word hash -> first word id of that hash (then Word.next_same) */
-    Vec word_list;      /* Word */
+    WordTable words;    /* the cache: word -> its n-gram rows */
     Vec word_chars;     /* uint32 */
     Vec word_rows;      /* int32 */
-    Vec next_same;      /* int32: the next word id with the same hash, -1 */
     /* per text, reused */
     Vec cps;            /* uint32: the text's normalized code points */
-    Vec occ_first;      /* int64: first n-gram index of each word occurrence with n-grams */
-    Vec occ_word;       /* int32: its word id */
+    Vec spans;          /* WordSpan: its words */
+    Vec text_rows;      /* int32: its n-grams' rows, in langdetect's order (random.choice's list) */
     Vec prob;           /* double */
 } Detector;
+
+static int
+words_init(WordTable *t, Py_ssize_t want)
+{
+    Py_ssize_t size = 1024;
+    while (size < 2 * want)
+        size *= 2;
+    t->slots = PyMem_Calloc((size_t)size, sizeof(WordSlot));
+    t->mask = size - 1;
+    t->used = 0;
+    if (t->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static inline const WordSlot *
+first_probe(const WordTable *t, uint64_t key)
+{
+    return t->slots + ((Py_ssize_t)((key * HASH_MIX) >> 20) & t->mask);
+}
+
+/* The first empty slot from key's on. */
+static inline Py_ssize_t
+empty_slot(const WordTable *t, uint64_t key)
+{
+    Py_ssize_t s = first_probe(t, key) - t->slots;
+    while (t->slots[s].key != 0)
+        s = (s + 1) & t->mask;
+    return s;
+}
+
+/* Room for one more word at a load <= 1/2 (a bigger table, the slots moved over). */
+static int
+words_make_room(WordTable *t)
+{
+    if (2 * (t->used + 1) <= t->mask + 1)
+        return 0;
+    WordTable bigger;
+    if (words_init(&bigger, t->used + 1) < 0)
+        return -1;
+    for (Py_ssize_t s = 0; s <= t->mask; s++)
+        if (t->slots[s].key != 0)
+            bigger.slots[empty_slot(&bigger, t->slots[s].key)] = t->slots[s];
+    bigger.used = t->used;
+    PyMem_Free(t->slots);
+    *t = bigger;
+    return 0;
+}
 
 static void
 cache_clear(Detector *d)
 {
-    memset(d->words.keys, 0, sizeof(uint64_t) * (size_t)(d->words.mask + 1));
+    memset(d->words.slots, 0, sizeof(WordSlot) * (size_t)(d->words.mask + 1));
     d->words.used = 0;
-    d->word_list.len = d->word_chars.len = d->word_rows.len = d->next_same.len = 0;
+    d->word_chars.len = d->word_rows.len = 0;
 }
 
 static inline int32_t
@@ -222,48 +286,55 @@ word_ngrams(Detector *d, const uint32_t *w, Py_ssize_t len, int32_t *count, int3
     return 0;
 }
 
-/* The cached word id of w, added if new; -1 on error. */
-static Py_ssize_t
-word_id(Detector *d, const uint32_t *w, Py_ssize_t len)
+static inline uint64_t
+word_hash(const Detector *d, const uint32_t *w, Py_ssize_t len)
 {
     uint64_t h = 0;
     for (Py_ssize_t k = 0; k < len; k++)
         h = (h + w[k] + 1) * HASH_MIX;
-    h |= 1;  /* never 0 (empty) */
-    Py_ssize_t s = table_find(&d->words, h);
-    const Word *words = d->word_list.data;
-    const uint32_t *chars = d->word_chars.data;
-    int32_t id = d->words.keys[s] == h ? d->words.values[s] : -1;
-    for (; id >= 0; id = ((int32_t *)d->next_same.data)[id])
-        if (words[id].length == len && memcmp(chars + words[id].char_off, w, sizeof(uint32_t) * (size_t)len) == 0)
-            return id;
-    /* a new word */
-    const Py_ssize_t new_id = d->word_list.len;
-    if (vec_reserve(&d->word_list, new_id + 1) < 0 || vec_reserve(&d->next_same, new_id + 1) < 0 ||
-        vec_reserve(&d->word_chars, d->word_chars.len + len) < 0)
-        return -1;
-    Word *word = (Word *)d->word_list.data + new_id;
-    word->char_off = d->word_chars.len;
-    word->row_off = d->word_rows.len;
-    word->length = (int32_t)len;
-    memcpy((uint32_t *)d->word_chars.data + d->word_chars.len, w, sizeof(uint32_t) * (size_t)len);
-    d->word_chars.len += len;
-    int32_t count, trail;
-    if (word_ngrams(d, w, len, &count, &trail) < 0)
-        return -1;
-    word = (Word *)d->word_list.data + new_id;
-    word->row_cnt = count;
-    word->trail = trail;
-    ((int32_t *)d->next_same.data)[new_id] = d->words.keys[s] == h ? d->words.values[s] : -1;
-    d->word_list.len++;
-    d->next_same.len++;
-    if (table_put(&d->words, h, (int32_t)new_id) < 0)
-        return -1;
-    return new_id;
+    return (h & d->word_hash_mask) | 1;  /* never 0 (empty) */
 }
 
-/* Detector._extract_ngrams of one prepared text: its word occurrences with n-grams in
-   occ_first / occ_word; returns the n-gram count, -1 on error. */
+/* The cached word w (hash key), added if new; NULL on error. Valid until the next word is
+   added (the table may grow). */
+static const WordSlot *
+cached_word(Detector *d, const uint32_t *w, Py_ssize_t len, uint64_t key)
+{
+    const WordTable *t = &d->words;
+    const uint32_t *chars = d->word_chars.data;
+    Py_ssize_t s = first_probe(t, key) - t->slots;
+    for (; t->slots[s].key != 0; s = (s + 1) & t->mask) {
+        const WordSlot *e = t->slots + s;
+        if (e->key == key && e->length == len && memcmp(chars + e->char_off, w, sizeof(uint32_t) * (size_t)len) == 0)
+            return e;
+    }
+    /* a new word */
+    if (d->word_chars.len + len > INT32_MAX || d->word_rows.len + 3 * (len + 1) > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "langprob_many: a text too long for the word cache");
+        return NULL;
+    }
+    if (words_make_room(&d->words) < 0 || vec_reserve(&d->word_chars, d->word_chars.len + len) < 0)
+        return NULL;
+    WordSlot word = {.key = key, .char_off = (int32_t)d->word_chars.len, .length = (int32_t)len,
+                     .row_off = (int32_t)d->word_rows.len};
+    memcpy((uint32_t *)d->word_chars.data + d->word_chars.len, w, sizeof(uint32_t) * (size_t)len);
+    d->word_chars.len += len;
+    if (word_ngrams(d, w, len, &word.row_cnt, &word.trail) < 0)
+        return NULL;
+    s = empty_slot(&d->words, key);
+    d->words.slots[s] = word;
+    d->words.used++;
+    return d->words.slots + s;
+}
+
+/* How many words ahead of the one being looked up its slot is fetched, and, once it is
+   there, the word's code points and rows: the cache is megabytes, each lookup a random
+   place in it, and the lookups of a text are independent. */
+#define SLOT_AHEAD 16
+#define WORD_AHEAD 8
+
+/* Detector._extract_ngrams of one prepared text: its n-grams' rows in text_rows, in
+   langdetect's order; returns their count, -1 on error. */
 static int64_t
 text_ngrams(Detector *d, PyObject *text)
 {
@@ -287,8 +358,8 @@ text_ngrams(Detector *d, PyObject *text)
         if (!(drop_latin && ch >= 0x41 && ch <= 0x7A))
             c[m++] = lut[ch];
     }
-    d->occ_first.len = d->occ_word.len = 0;
-    int64_t total = 0;
+    /* the words (runs between spaces) and their hashes first, so that lookups can fetch ahead */
+    d->spans.len = 0;
     Py_ssize_t i = 0;
     while (i < m) {
         if (c[i] == SPACE) {
@@ -298,22 +369,39 @@ text_ngrams(Detector *d, PyObject *text)
         Py_ssize_t j = i;
         while (j < m && c[j] != SPACE)
             j++;
-        const Py_ssize_t id = word_id(d, c + i, j - i);
-        if (id < 0)
+        if (vec_reserve(&d->spans, d->spans.len + 1) < 0)
             return -1;
-        const Word *word = (const Word *)d->word_list.data + id;
-        const int64_t count = word->row_cnt - (j == m ? word->trail : 0);
-        if (count > 0) {
-            if (vec_reserve(&d->occ_first, d->occ_first.len + 1) < 0 ||
-                vec_reserve(&d->occ_word, d->occ_word.len + 1) < 0)
-                return -1;
-            ((int64_t *)d->occ_first.data)[d->occ_first.len++] = total;
-            ((int32_t *)d->occ_word.data)[d->occ_word.len++] = (int32_t)id;
-            total += count;
-        }
+        ((WordSpan *)d->spans.data)[d->spans.len++] = (WordSpan){i, j - i, word_hash(d, c + i, j - i), j == m};
         i = j;
     }
-    return total;
+    const WordSpan *spans = d->spans.data;
+    const Py_ssize_t n_words = d->spans.len;
+    d->text_rows.len = 0;
+    for (Py_ssize_t k = 0; k < n_words; k++) {
+#if defined(__GNUC__)
+        if (k + SLOT_AHEAD < n_words)
+            __builtin_prefetch(first_probe(&d->words, spans[k + SLOT_AHEAD].key));
+        if (k + WORD_AHEAD < n_words) {
+            const WordSlot *e = first_probe(&d->words, spans[k + WORD_AHEAD].key);
+            if (e->key == spans[k + WORD_AHEAD].key) {
+                __builtin_prefetch((const uint32_t *)d->word_chars.data + e->char_off);
+                __builtin_prefetch((const int32_t *)d->word_rows.data + e->row_off);
+            }
+        }
+#endif
+        const WordSlot *word = cached_word(d, c + spans[k].start, spans[k].length, spans[k].key);
+        if (word == NULL)
+            return -1;
+        const Py_ssize_t count = word->row_cnt - (spans[k].last ? word->trail : 0);
+        if (count > 0) {
+            if (vec_reserve(&d->text_rows, d->text_rows.len + count) < 0)
+                return -1;
+            memcpy((int32_t *)d->text_rows.data + d->text_rows.len, (const int32_t *)d->word_rows.data + word->row_off,
+                   sizeof(int32_t) * (size_t)count);
+            d->text_rows.len += count;
+        }
+    }
+    return d->text_rows.len;
 }
 
 /* random.choice(ngrams) from stream position *q on: _randbelow(n) by rejection
@@ -329,17 +417,7 @@ next_row(const Detector *d, const uint32_t *stream, Py_ssize_t n_stream, int64_t
             return SHORT_STREAM;
         r = stream[(*q)++] >> shift;
     } while (r >= (uint64_t)n);
-    const int64_t *first = d->occ_first.data;
-    Py_ssize_t lo = 0, hi = d->occ_first.len;  /* the last occurrence with first <= r */
-    while (hi - lo > 1) {
-        const Py_ssize_t mid = (lo + hi) / 2;
-        if (first[mid] <= (int64_t)r)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    const Word *word = (const Word *)d->word_list.data + ((const int32_t *)d->occ_word.data)[lo];
-    return ((const int32_t *)d->word_rows.data)[word->row_off + (r - first[lo])];
+    return ((const int32_t *)d->text_rows.data)[r];
 }
 
 /* sum(values) as the running CPython computes it (values are finite and positive here;
@@ -367,7 +445,7 @@ python_sum(const double *values, Py_ssize_t count, int mode)
     return total;
 }
 
-/* Detector._detect_block's langprob for the n-grams in occ_first / occ_word (n > 0);
+/* Detector._detect_block's langprob for the n-grams in text_rows (n > 0);
    0, or 1 where the stream runs out. */
 static int
 trials(Detector *d, int64_t n, const uint32_t *stream, Py_ssize_t n_stream, const double *weight_first,
@@ -480,7 +558,7 @@ langprob_many(Detector *d, PyObject *args)
             done = -1;
             break;
         }
-        if (d->word_list.len > d->max_words || d->word_chars.len > d->max_chars ||
+        if (d->words.used > d->max_words || d->word_chars.len > d->max_chars ||
             d->word_rows.len > d->max_rows)
             cache_clear(d);
         const int64_t n = text_ngrams(d, text);
@@ -523,28 +601,34 @@ clear(Detector *d, PyObject *unused)
 static PyObject *
 cached_words(Detector *d, PyObject *unused)
 {
-    return PyLong_FromSsize_t(d->word_list.len);
+    return PyLong_FromSsize_t(d->words.used);
 }
 
 static int
 detector_init(Detector *d, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"lut", "ngram_keys", "ngram_rows", "matrix", "n_lang",
-                             "max_words", "max_chars", "max_rows", "sum_mode", NULL};
+                             "max_words", "max_chars", "max_rows", "sum_mode", "word_hash_bits", NULL};
     PyObject *lut_obj, *keys_obj, *rows_obj, *matrix_obj;
     Py_ssize_t n_lang;
+    int word_hash_bits = 64;
     d->max_words = 100000;  /* as the numpy path's word table (< 60 MB), then emptied */
     d->max_chars = 1 << 22;
     d->max_rows = 1 << 23;
     d->sum_mode = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn|nnni", kwlist, &lut_obj, &keys_obj, &rows_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn|nnnii", kwlist, &lut_obj, &keys_obj, &rows_obj,
                                      &matrix_obj, &n_lang, &d->max_words, &d->max_chars, &d->max_rows,
-                                     &d->sum_mode))
+                                     &d->sum_mode, &word_hash_bits))
         return -1;
     if (d->sum_mode != 0 && d->sum_mode != 1) {
         PyErr_SetString(PyExc_ValueError, "Detector: sum_mode is 0 (left to right) or 1 (Neumaier)");
         return -1;
     }
+    if (word_hash_bits < 1 || word_hash_bits > 64) {
+        PyErr_SetString(PyExc_ValueError, "Detector: word_hash_bits is 1 to 64");
+        return -1;
+    }
+    d->word_hash_mask = word_hash_bits == 64 ? UINT64_MAX : ((uint64_t)1 << word_hash_bits) - 1;
     if (d->lut.obj != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Detector is already initialized");
         return -1;
@@ -571,7 +655,7 @@ detector_init(Detector *d, PyObject *args, PyObject *kwds)
             PyErr_SetString(PyExc_ValueError, "Detector: lut maps outside Unicode");
             goto finish;
         }
-    if (table_init(&d->ngrams, n_keys) < 0 || table_init(&d->words, 1 << 16) < 0)
+    if (table_init(&d->ngrams, n_keys) < 0 || words_init(&d->words, 1 << 16) < 0)
         goto finish;
     const int64_t *k = keys.buf;
     const int32_t *r = rows.buf;
@@ -585,13 +669,11 @@ detector_init(Detector *d, PyObject *args, PyObject *kwds)
         if (table_put(&d->ngrams, (uint64_t)k[i], r[i]) < 0)
             goto finish;
     }
-    d->word_list.item = sizeof(Word);
     d->word_chars.item = sizeof(uint32_t);
     d->word_rows.item = sizeof(int32_t);
-    d->next_same.item = sizeof(int32_t);
     d->cps.item = sizeof(uint32_t);
-    d->occ_first.item = sizeof(int64_t);
-    d->occ_word.item = sizeof(int32_t);
+    d->spans.item = sizeof(WordSpan);
+    d->text_rows.item = sizeof(int32_t);
     d->prob.item = sizeof(double);
     if (vec_reserve(&d->prob, n_lang) < 0)
         goto finish;
@@ -610,9 +692,8 @@ detector_dealloc(Detector *d)
     if (d->matrix.obj != NULL)
         PyBuffer_Release(&d->matrix);
     table_free(&d->ngrams);
-    table_free(&d->words);
-    Vec *vecs[] = {&d->word_list, &d->word_chars, &d->word_rows, &d->next_same,
-                   &d->cps, &d->occ_first, &d->occ_word, &d->prob};
+    PyMem_Free(d->words.slots);
+    Vec *vecs[] = {&d->word_chars, &d->word_rows, &d->cps, &d->spans, &d->text_rows, &d->prob};
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
         PyMem_Free(vecs[i]->data);
     Py_TYPE(d)->tp_free((PyObject *)d);

@@ -687,6 +687,28 @@ def test_compiled_stream_growth_and_small_word_cache(compiled, monkeypatch):
     assert small.cached_words() <= 40 + max(len(t.split()) for t in texts)
 
 
+@pytest.mark.parametrize("bits", [1, 4])
+def test_compiled_word_cache_tells_apart_words_that_share_a_hash(compiled, monkeypatch, bits):
+    """Word hashes cut to a few bits: every word shares its hash with many others, and the
+    cache still finds each word by its code points (the same tuples)."""
+    texts = mixed_texts()[:60] + EDGE[:20]
+    expected = [L.detect_top(t) for t in texts]
+    model = L._get_model()
+    shared = compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang,
+                               sum_mode=L._sum_mode(), word_hash_bits=bits)
+    monkeypatch.setattr(L, "_compiled_detector", shared)
+    assert_same_tops(L.detect_top_many(texts, batch_size=25), expected, texts)
+    assert shared.cached_words() > 2 ** bits  # more words than hashes: they did share
+
+
+def test_compiled_detector_refuses_a_bad_word_hash_width(compiled):
+    model = L._get_model()
+    for bits in (0, 65):
+        with pytest.raises(ValueError, match="word_hash_bits"):
+            compiled.Detector(model.lut, model.ngram_keys, model.ngram_key_rows, model.matrix, model.n_lang,
+                              word_hash_bits=bits)
+
+
 def test_compiled_detector_off_when_its_check_fails(compiled, monkeypatch):
     """A compiled detector that gets one probability one ulp off is noticed at load: a
     warning, and the numpy path runs (the same results as ever)."""
