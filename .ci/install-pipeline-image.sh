@@ -15,4 +15,4 @@ c4forge --help >/dev/null
 # The compiled line rules, language detector, bad-words search and UTF-8 check (optional at install, built
 # where a C compiler is found, as in the Beam SDK image, python:3.11-bullseye): a worker without
 # them cleans pages, detects languages and looks for bad words about 3x slower.
-python -c 'import c4forge.cleaning_rules.lines_compiled, c4forge.cleaning_rules.badwords_compiled, c4forge.cleaning_rules.language.langdetect_compiled, c4forge.pipeline.records.utf8_compiled, c4forge.pipeline.records.plain_wet_compiled'
+python -c 'import c4forge.cleaning_rules.lines_compiled, c4forge.cleaning_rules.badwords_compiled, c4forge.cleaning_rules.language.langdetect_compiled, c4forge.pipeline.records.utf8_compiled, c4forge.pipeline.records.plain_wet_compiled, c4forge.cleaning_rules.sentences_compiled'

