@@ -16,9 +16,11 @@
    chars before the stop" sums the raw lines before it (all lines when there is none).
 
    line_hashes(text) -> [md5 of line.strip().lower() in UTF-8 for each line of text.split("\n")]:
-   line dedup's hashes (dedup.line_hash_unicode). Lines of code points below 256 are lower-cased
-   by a table of str.lower() of each (filled at import) and encoded here; any other line by
-   str.lower() and CPython's UTF-8 encoder.
+   line dedup's hashes (dedup.line_hash_unicode). Lines of code points below U+10000 are
+   lower-cased by tables of str.lower() of each (below 256 filled at import, the rest when a
+   text first needs them) and encoded here; a line holding U+0130, capital sigma (whose lower
+   case depends on its neighbours), a surrogate or a code point beyond U+FFFF by str.lower()
+   and CPython's UTF-8 encoder.
 
    plain_wet_block(text) -> True when every line of text.split("\n") is non-empty, its own
    strip() and starts with none of "WARC", "CONTENT-", "Content-": a WET body block that
@@ -636,6 +638,44 @@ fill_latin1_lower(void)
     return 0;
 }
 
+/* str.lower() of each code point below U+10000 where that is one code point below U+10000 and
+   does not depend on its neighbours; NO_SIMPLE_LOWER for the others (U+0130, whose lower case
+   is two code points; capital sigma, final or not by its context; surrogates, which UTF-8
+   cannot encode). Filled from str.lower() of each when a text first needs it. */
+#define NO_SIMPLE_LOWER 0xD800
+#define CAPITAL_SIGMA 0x3A3
+static uint16_t *bmp_lower;
+
+static int
+fill_bmp_lower(void)
+{
+    uint16_t *table = PyMem_Malloc(sizeof(uint16_t) * 0x10000);
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_UCS4 ch = 0; ch < 0x10000; ch++) {
+        table[ch] = NO_SIMPLE_LOWER;
+        if ((ch >= 0xD800 && ch < 0xE000) || ch == CAPITAL_SIGMA)
+            continue;
+        PyObject *one = PyUnicode_FromOrdinal((int)ch);
+        PyObject *lower = one == NULL ? NULL : PyObject_CallMethodNoArgs(one, lower_name);
+        Py_XDECREF(one);
+        if (lower == NULL) {
+            PyMem_Free(table);
+            return -1;
+        }
+        if (PyUnicode_GET_LENGTH(lower) == 1) {
+            const Py_UCS4 low = PyUnicode_READ_CHAR(lower, 0);
+            if (low < 0x10000 && !(low >= 0xD800 && low < 0xE000))
+                table[ch] = (uint16_t)low;
+        }
+        Py_DECREF(lower);
+    }
+    bmp_lower = table;
+    return 0;
+}
+
 /* md5 of the line [start, end) of text, stripped, lower-cased, in UTF-8. */
 static inline __attribute__((always_inline)) int
 hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end, Scratch *scratch,
@@ -643,15 +683,34 @@ hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize
 {
     strip(kind, data, &start, &end);
     Py_ssize_t n = end - start;
-    unsigned char *utf8 = (unsigned char *)reserve(scratch, 2 * n);
+    unsigned char *utf8 = (unsigned char *)reserve(scratch, 3 * n);
     if (utf8 == NULL)
         return -1;
     Py_ssize_t m = 0, i = start;
-    Py_UCS4 beyond = latin1_lower_checked ? 256 : 128;  /* lower-cased here below this */
+    Py_UCS4 beyond = latin1_lower_checked ? 256 : 128;  /* lower-cased by latin1_lower below this */
     for (; i < end; i++) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch >= beyond)
-            break;
+        if (ch >= beyond) {
+            if (kind == PyUnicode_1BYTE_KIND || ch >= 0x10000)
+                break;
+            if (bmp_lower == NULL && fill_bmp_lower() < 0)
+                return -1;
+            const Py_UCS4 low = bmp_lower[ch];
+            if (low == NO_SIMPLE_LOWER)
+                break;
+            if (low < 0x80)
+                utf8[m++] = (unsigned char)low;
+            else if (low < 0x800) {
+                utf8[m++] = (unsigned char)(0xC0 | low >> 6);
+                utf8[m++] = (unsigned char)(0x80 | (low & 0x3F));
+            }
+            else {
+                utf8[m++] = (unsigned char)(0xE0 | low >> 12);
+                utf8[m++] = (unsigned char)(0x80 | (low >> 6 & 0x3F));
+                utf8[m++] = (unsigned char)(0x80 | (low & 0x3F));
+            }
+            continue;
+        }
         Py_UCS1 low = latin1_lower[ch];
         if (low < 128)
             utf8[m++] = low;
