@@ -199,6 +199,27 @@ def test_pick_line_owners_smallest_owner_key_per_line():
         dedup.pick_line_owners(b"x" * 33)
 
 
+def test_pick_line_owners_equals_min_by_bytes_on_random_records():
+    """Digests that share prefixes and differ in any byte (high bits set or not): the winner of
+    each hash is its smallest owner by unsigned bytes, and the winners come sorted by hash."""
+    rng = random.Random(1204)
+
+    def digest(pool):
+        base = bytearray(rng.choice(pool))
+        base[rng.randrange(16)] = rng.randrange(256)
+        return bytes(base)
+
+    prefixes = [bytes(rng.randrange(256) for _ in range(16)) for _ in range(6)]
+    for _ in range(200):
+        pairs = [(digest(prefixes), digest(prefixes)) for _ in range(rng.randrange(1, 120))]
+        best: dict[bytes, bytes] = {}
+        for h, o in pairs:
+            best[h] = min(best.get(h, o), o)
+        assert dedup.pick_line_owners(_records(pairs)) == b"".join(h + best[h] for h in sorted(best))
+    with pytest.raises(ValueError, match="32-byte"):
+        dedup.pick_line_owners(b"x" * 33)
+
+
 def test_pick_line_owners_compares_whole_digests():
     # same first 8 bytes: the owner is decided by the second half of the key
     h = bytes(16)
