@@ -130,7 +130,7 @@ def _load_profiles(profile_dir: str):
     langsize = len(list_files)
     langlist: list[str] = []
     vocab: dict[str, int] = {}
-    entries: list[tuple[int, int, float]] = []
+    rows, cols, probs = [], [], []
     for filename in list_files:
         if filename.startswith("."):
             continue
@@ -144,15 +144,19 @@ def _load_profiles(profile_dir: str):
         if name in langlist:
             raise ValueError("Duplicate the same language profile.")
         langlist.append(name)
-        n_words = data["n_words"]
-        for word, count in data["freq"].items():
-            row = vocab.setdefault(word, len(vocab) + 1)  # row 0: unused zero row
-            length = len(word)
-            if 1 <= length <= 3:
-                entries.append((row, index, 1.0 * count / n_words[length - 1]))
+        freq = data["freq"]
+        setdefault = vocab.setdefault
+        row = np.array([setdefault(word, len(vocab) + 1) for word in freq], dtype=np.int64)  # row 0: unused
+        length = np.fromiter(map(len, freq), dtype=np.int64, count=len(freq))
+        n_gram = (length >= 1) & (length <= 3)
+        # 1.0 * count / n_words[length - 1]: counts and totals are exact as doubles, one division
+        count = np.array(list(freq.values()), dtype=np.float64)[n_gram]
+        rows.append(row[n_gram])
+        cols.append(np.full(len(count), index, dtype=np.int64))
+        probs.append(count / np.array(data["n_words"], dtype=np.float64)[length[n_gram] - 1])
     matrix = np.zeros((len(vocab) + 1, max(langsize, len(langlist))), dtype=np.float64)
-    for row, col, p in entries:
-        matrix[row, col] = p
+    if rows:
+        matrix[np.concatenate(rows), np.concatenate(cols)] = np.concatenate(probs)
     # prob vectors have len(langlist) entries; extra columns (non-profile files) are unused
     matrix = np.ascontiguousarray(matrix[:, : len(langlist)])
     return tuple(langlist), vocab, matrix
