@@ -82,18 +82,33 @@ typedef struct {  /* open addressing, linear probing; key 0 = empty */
     Py_ssize_t mask, used;
 } Table;
 
+/* Where a key's probe starts in a table of mask + 1 slots (both tables below). */
+static inline Py_ssize_t
+slot_index(uint64_t key, Py_ssize_t mask)
+{
+    return (Py_ssize_t)((key * HASH_MIX) >> 20) & mask;
+}
+
+/* Slots for `want` keys at a load <= 1/2: a power of two, at least 1024. */
+static Py_ssize_t
+table_size(Py_ssize_t want)
+{
+    Py_ssize_t size = 1024;
+    while (size < 2 * want)
+        size *= 2;
+    return size;
+}
+
 static inline Py_ssize_t
 slot_of(const Table *t, uint64_t key)
 {
-    return (Py_ssize_t)((key * HASH_MIX) >> 20) & t->mask;
+    return slot_index(key, t->mask);
 }
 
 static int
 table_init(Table *t, Py_ssize_t want)
 {
-    Py_ssize_t size = 1024;
-    while (size < 2 * want)
-        size *= 2;
+    const Py_ssize_t size = table_size(want);
     t->keys = PyMem_Calloc((size_t)size, sizeof(uint64_t));
     t->values = PyMem_Calloc((size_t)size, sizeof(int32_t));
     t->mask = size - 1;
@@ -188,9 +203,7 @@ typedef struct {
 static int
 words_init(WordTable *t, Py_ssize_t want)
 {
-    Py_ssize_t size = 1024;
-    while (size < 2 * want)
-        size *= 2;
+    const Py_ssize_t size = table_size(want);
     t->slots = PyMem_Calloc((size_t)size, sizeof(WordSlot));
     t->mask = size - 1;
     t->used = 0;
@@ -204,7 +217,7 @@ words_init(WordTable *t, Py_ssize_t want)
 static inline const WordSlot *
 first_probe(const WordTable *t, uint64_t key)
 {
-    return t->slots + ((Py_ssize_t)((key * HASH_MIX) >> 20) & t->mask);
+    return t->slots + slot_index(key, t->mask);
 }
 
 /* The first empty slot from key's on. */
