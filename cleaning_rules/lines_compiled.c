@@ -676,6 +676,24 @@ fill_bmp_lower(void)
     return 0;
 }
 
+/* A code point below U+10000 (not a surrogate) in UTF-8 at out + m; the new end. */
+static inline Py_ssize_t
+put_utf8_bmp(unsigned char *out, Py_ssize_t m, Py_UCS4 cp)
+{
+    if (cp < 0x80)
+        out[m++] = (unsigned char)cp;
+    else if (cp < 0x800) {
+        out[m++] = (unsigned char)(0xC0 | cp >> 6);
+        out[m++] = (unsigned char)(0x80 | (cp & 0x3F));
+    }
+    else {
+        out[m++] = (unsigned char)(0xE0 | cp >> 12);
+        out[m++] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        out[m++] = (unsigned char)(0x80 | (cp & 0x3F));
+    }
+    return m;
+}
+
 /* md5 of the line [start, end) of text, stripped, lower-cased, in UTF-8. */
 static inline __attribute__((always_inline)) int
 hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end, Scratch *scratch,
@@ -698,26 +716,10 @@ hash_line(PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize
             const Py_UCS4 low = bmp_lower[ch];
             if (low == NO_SIMPLE_LOWER)
                 break;
-            if (low < 0x80)
-                utf8[m++] = (unsigned char)low;
-            else if (low < 0x800) {
-                utf8[m++] = (unsigned char)(0xC0 | low >> 6);
-                utf8[m++] = (unsigned char)(0x80 | (low & 0x3F));
-            }
-            else {
-                utf8[m++] = (unsigned char)(0xE0 | low >> 12);
-                utf8[m++] = (unsigned char)(0x80 | (low >> 6 & 0x3F));
-                utf8[m++] = (unsigned char)(0x80 | (low & 0x3F));
-            }
+            m = put_utf8_bmp(utf8, m, low);
             continue;
         }
-        Py_UCS1 low = latin1_lower[ch];
-        if (low < 128)
-            utf8[m++] = low;
-        else {
-            utf8[m++] = (unsigned char)(0xC0 | low >> 6);
-            utf8[m++] = (unsigned char)(0x80 | (low & 0x3F));
-        }
+        m = put_utf8_bmp(utf8, m, latin1_lower[ch]);
     }
     if (i == end) {
         md5(utf8, (size_t)m, digest);
