@@ -13,7 +13,13 @@ owner), so no group grows with how often a key repeats. The largest groups are p
 Beam distributions (namespace ``c4forge-shuffle``), which the benchmark prints.
 
 Pages cross every shuffle as bytes (``page_bytes.py``): encoded once before it and decoded
-once after it, where as pickled pages the local runners would code them twice each way.
+once after it, where as pickled pages the local runners would code them twice each way. One
+exception: through an in-process shuffle (``Shuffle.by_reference``) line dedup's pages travel
+as they are. Encoding them to UTF-8 and decoding them after cost ~2 CPU-s per 40,000 records
+(a third of the language stage); held as ``str`` they take more memory (~420 MB of text where
+their UTF-8 is ~210: most pages have a character above U+00FF, two bytes each in a ``str``),
+peak RSS 819 MB instead of 692 there (docs/speed.md). URL dedup's pages stay bytes either way:
+the reader's ``RawPage`` is already UTF-8 and is decoded once, after the shuffle.
 """
 
 from __future__ import annotations
@@ -150,10 +156,11 @@ class _HashPageLines(beam.DoFn):
     them); and, as a side output, the bundle's owner records batched by line shard:
     a few large values instead of one element per line."""
 
-    def __init__(self, stage: chain_lib.DedupeLines, shards: int, flush_bytes: int):
+    def __init__(self, stage: chain_lib.DedupeLines, shards: int, flush_bytes: int, pages_by_reference: bool):
         self._stage = stage
         self._shards = shards
         self._flush_bytes = flush_bytes
+        self._pages_by_reference = pages_by_reference
 
     def start_bundle(self):
         self._records: list[bytes] = []
@@ -165,7 +172,8 @@ class _HashPageLines(beam.DoFn):
         records = dedup.owner_records(hashes, owner)
         self._records.append(records)
         self._buffered += len(records)
-        yield dedup.shard_of(owner, self._shards), (encode_page(page), b"".join(hashes))
+        yield dedup.shard_of(owner, self._shards), (page if self._pages_by_reference else encode_page(page),
+                                                    b"".join(hashes))
         if self._buffered >= self._flush_bytes:
             for shard_and_records in self._drain():
                 yield beam.pvalue.TaggedOutput(OWNER_RECORDS, shard_and_records)
@@ -200,15 +208,17 @@ class _PickLineOwners(beam.DoFn):
 class _KeepOwnedLines(CountingDoFn):
     """Pass 3, per owner shard: each page keeps the lines it owns."""
 
-    def __init__(self, stage: chain_lib.DedupeLines):
+    def __init__(self, stage: chain_lib.DedupeLines, pages_by_reference: bool):
         self._stage = stage
+        self._pages_by_reference = pages_by_reference
 
     def process(self, joined):
         _, groups = joined
         owned = dedup.owned_lines(groups["owned_lines"])
         nothing: set = set()
-        for page_bytes, hashes in groups["pages"]:
-            page = decode_page(page_bytes)
+        for page, hashes in groups["pages"]:
+            if not self._pages_by_reference:
+                page = decode_page(page)
             kept = self._stage.keep_owned_lines(
                 page, owned.get(self._stage.owner_of(page), nothing), self.counts,
                 hashes=[hashes[i:i + dedup.DIGEST_BYTES] for i in range(0, len(hashes), dedup.DIGEST_BYTES)])
@@ -231,7 +241,8 @@ class DedupeLines(beam.PTransform):
 
     def expand(self, pages):
         hashed = pages | "HashLines" >> beam.ParDo(
-            _HashPageLines(self._stage, self._shards, self._flush_bytes)).with_outputs(OWNER_RECORDS, main="pages")
+            _HashPageLines(self._stage, self._shards, self._flush_bytes, self._shuffle.by_reference)
+        ).with_outputs(OWNER_RECORDS, main="pages")
         owned_lines = (
             hashed[OWNER_RECORDS]
             | "GroupByLineShard" >> self._shuffle.group_by_key()
@@ -240,7 +251,7 @@ class DedupeLines(beam.PTransform):
         return (
             {"pages": hashed.pages, "owned_lines": owned_lines}
             | "JoinPagesAndOwnedLines" >> self._shuffle.co_group_by_key()
-            | "RemoveDuplicateLines" >> beam.ParDo(_KeepOwnedLines(self._stage))
+            | "RemoveDuplicateLines" >> beam.ParDo(_KeepOwnedLines(self._stage, self._shuffle.by_reference))
         )
 
 

@@ -26,6 +26,12 @@ class Shuffle:
         if self.spill is not None and self.in_process is not None:
             raise ValueError("a shuffle spills to files or stays in this process, not both")
 
+    @property
+    def by_reference(self) -> bool:
+        """Whether values reach the consumer as the very objects the producer emitted (never
+        encoded): a value need not be bytes."""
+        return self.in_process is not None
+
     def group_by_key(self) -> beam.PTransform:
         if self.spill is not None:
             return SpilledGroupByKey(self.spill)

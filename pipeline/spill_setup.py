@@ -58,8 +58,9 @@ def check_spill_dir(spill_dir: Optional[str], options: PipelineOptions) -> None:
 
 # Peak RSS of an in-memory local build per gzipped input byte (benchmarks/c4_benchmark.py).
 # Through the runner's shuffle (multi_processing workers): 661 MB for 49 MB of WET, 2,605 MB
-# for 195 MB. By reference in this process (the default FnApiRunner): 419 MB for 49 MB, 818 MB
-# for 195 MB, 4,959 MB for 1,950 MB, i.e. ~360 MB plus 2.4x the input; rounded up here.
+# for 195 MB. By reference in this process (the default FnApiRunner): 470 MB for 49 MB, 822 MB
+# for 195 MB (line dedup's pages held as str), i.e. ~350 MB plus 2.4x the input; 4,959 MB for
+# 1,950 MB before that change; rounded up here.
 RUNNER_SHUFFLE_PEAK_PER_INPUT_BYTE = 13.5
 IN_PROCESS_PEAK_PER_INPUT_BYTE = 2.5
 IN_PROCESS_PEAK_BASE = 400 << 20

@@ -5,6 +5,7 @@ graph gives what the rule chain gives in memory."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 
 import pytest
@@ -17,6 +18,8 @@ from c4forge.cleaning_rules import chain, language, lines  # noqa: E402
 from c4forge.cleaning_rules.profiles import C4_EN_3_1_0 as PROFILE  # noqa: E402
 from c4forge.pipeline import dedup as dedup_transforms  # noqa: E402
 from c4forge.pipeline import graph, readers  # noqa: E402
+from c4forge.pipeline.shuffle import Shuffle  # noqa: E402
+from c4forge.pipeline.shuffle_in_process import in_process_store  # noqa: E402
 
 from conftest import REALWEB_WET, require_shared  # noqa: E402
 
@@ -58,12 +61,23 @@ def expected_dedup(pages):
     return chain.DedupeLines().run_in_memory(pages, counters), counters
 
 
-@pytest.mark.parametrize("shards,flush_bytes", [(1, 32 << 20), (5, 32 << 20), (64, 4096)])
-def test_line_dedup_same_for_any_shards_and_flushes(cleaned_pages, shards, flush_bytes):
+def _not_called(*_):
+    raise AssertionError("a page was coded for a shuffle that passes it by reference")
+
+
+@pytest.mark.parametrize("shards,flush_bytes,in_process", [(1, 32 << 20, False), (5, 32 << 20, False),
+                                                           (64, 4096, False), (5, 32 << 20, True)])
+def test_line_dedup_same_for_any_shards_and_flushes(cleaned_pages, shards, flush_bytes, in_process, monkeypatch):
     expected, expected_counters = expected_dedup(cleaned_pages)
     assert expected_counters["dedupe-lines/line-filtered:global_duplicate"] > 100  # the test can see a miss
-    got, counters = run_stage(cleaned_pages, dedup_transforms.DedupeLines(chain.DedupeLines(), shards,
-                                                                          flush_bytes=flush_bytes))
+    with contextlib.ExitStack() as stack:
+        shuffle = Shuffle()
+        if in_process:  # pages pass by reference: never encoded nor decoded
+            shuffle = Shuffle(in_process=stack.enter_context(in_process_store("line-dedup")))
+            monkeypatch.setattr(dedup_transforms, "encode_page", _not_called)
+            monkeypatch.setattr(dedup_transforms, "decode_page", _not_called)
+        got, counters = run_stage(cleaned_pages, dedup_transforms.DedupeLines(
+            chain.DedupeLines(), shards, shuffle=shuffle, flush_bytes=flush_bytes))
     assert by_url(got) == by_url(expected)
     assert {k: v for k, v in counters.items() if k.startswith("dedupe-lines/")} == {
         k: v for k, v in expected_counters.items() if k.startswith("dedupe-lines/")}

@@ -179,3 +179,43 @@ def test_releasing_groups_returns_freed_memory(monkeypatch):
         with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as p:
             _ = p | beam.Create(PAIRS) | InProcessGroupByKey(store)
     assert calls  # once per partition released, with no interval
+
+
+class _CountsPickles:
+    """A value that counts how often it is pickled (class-level: FnApiRunner runs in this process)."""
+
+    pickled = 0
+
+    def __init__(self, n):
+        self.n = n
+
+    def __reduce__(self):
+        type(self).pickled += 1
+        return _CountsPickles, (self.n,)
+
+
+def _value_of(i):
+    return f"key-{i % 4}", _CountsPickles(i)
+
+
+def test_released_groups_are_not_pickled_for_the_runners_size_metric(monkeypatch):
+    """Beam samples each bundle's first elements for a byte-size metric by encoding them; a
+    released group is one of a few large elements, so every value in it would be pickled."""
+    monkeypatch.setattr(_CountsPickles, "pickled", 0)
+    values = 2000
+    with in_process_store("metric") as store:
+        with beam.Pipeline(options=PipelineOptions(IN_MEMORY)) as p:
+            groups = (p | beam.Create(range(values)) | beam.Map(_value_of)  # made here: never encoded before
+                      | InProcessGroupByKey(store) | beam.MapTuple(lambda key, group: (key, len(group))))
+            assert_that(groups, equal_to([(f"key-{k}", values // 4) for k in range(4)]))
+    # the Map's own output is sampled too (tens of values); whole groups would be all 2,000
+    assert _CountsPickles.pickled < values / 10
+
+
+def test_released_group_coder_round_trips_and_estimates_by_counting_values():
+    coder = shuffle_in_process.ReleasedGroupCoder()
+    group = ("key", [b"a" * 100, "text", 3])
+    assert coder.decode(coder.encode(group)) == group
+    assert coder.estimate_size(group) == 3
+    assert coder.estimate_size(("key", {"pages": [1, 2], "owned_lines": [b"x"]})) == 3
+    assert not coder.is_deterministic()
