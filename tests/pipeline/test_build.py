@@ -167,6 +167,27 @@ def test_a_build_runs_with_fewer_garbage_collections_and_restores_them():
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_the_run_and_its_report_are_drawn_with_fewer_garbage_collections(tmp_path, monkeypatch):
+    """Not only the pipeline: after it, a full pass with the default thresholds would walk
+    everything the run froze."""
+    import gc
+
+    from c4forge.pipeline import build as build_lib
+
+    seen = {}
+    write_report_files = build_lib._write_report_files
+
+    def recording(*args, **kwargs):
+        seen["threshold"], seen["frozen"] = gc.get_threshold(), gc.get_freeze_count()
+        return write_report_files(*args, **kwargs)
+
+    monkeypatch.setattr(build_lib, "_write_report_files", recording)
+    before = gc.get_threshold()
+    assert build(tmp_path / "build", "--format", "jsonl") == 0
+    assert seen["threshold"][0] == build_lib.BUILD_GC_GEN0_THRESHOLD and seen["frozen"] > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
 def test_objects_someone_else_froze_stay_frozen():
     import gc
 
