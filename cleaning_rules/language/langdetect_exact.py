@@ -425,8 +425,12 @@ def _prepare_str(model: _Model, text: str) -> str:
         text = _URL_RE.sub(" ", text)
     if "@" in text:
         text = _remove_mails(text)
-    if not text.isascii() and any(mark in text for mark in model.dmarks):
-        text = model.normalize_vi(text)
+    # normalize_vi merges a letter and the mark after it into one char, so the text before the
+    # cut changes only where a mark stands at most one past it: only that much is searched
+    # (whole texts, mostly two bytes a char, took ~0.1 CPU-s per 40,000 records).
+    head = text[:_MAX_TEXT_LENGTH + 1]
+    if not head.isascii() and any(mark in head for mark in model.dmarks):
+        return model.normalize_vi(text)[:_MAX_TEXT_LENGTH]
     return text[:_MAX_TEXT_LENGTH]
 
 

@@ -108,6 +108,8 @@ EDGE = [
     EN * 77 + "中" * 300,  # the cut falls inside another script
     "zzzz qqqq xxxx", "OK", "ok", "Ok",
     "b" * 9999 + "e\u0301 và " * 5, "x\u0301 q\u0300 ∑\u0323",  # normalize_vi before the cut
+    "b" * 9998 + "e\u0301", "b" * 10000 + "e\u0301 và", "b" * 10001 + "e\u0301",  # a mark just past the cut
+    "b" * 9999 + "ü" + "e\u0301",  # not ASCII before the cut, the only mark after it
 ]
 
 
