@@ -12,14 +12,15 @@ newest), a line found on millions of pages as one owner record per bundle (its s
 owner), so no group grows with how often a key repeats. The largest groups are published as
 Beam distributions (namespace ``c4forge-shuffle``), which the benchmark prints.
 
-Pages cross every shuffle as bytes (``page_bytes.py``): encoded once before it and decoded
-once after it, where as pickled pages the local runners would code them twice each way. One
+Pages cross a shuffle as bytes (``page_bytes.py``): encoded once before it and decoded once
+after it, where as pickled pages the local runners would code them twice each way. One
 exception: through an in-process shuffle (``Shuffle.by_reference``) line dedup's pages travel
 as they are. Encoding them to UTF-8 and decoding them after cost ~2 CPU-s per 40,000 records
-(two thirds of what the language stage takes); held as ``str`` they take more memory (~420 MB of text where
-their UTF-8 is ~210: most pages have a character above U+00FF, two bytes each in a ``str``),
-peak RSS 819 MB instead of 692 there (docs/speed.md). URL dedup's pages stay bytes either way:
-the reader's ``RawPage`` is already UTF-8 and is decoded once, after the shuffle.
+(two thirds of what the language stage takes); held as ``str`` they take more memory (~420 MB
+of text where their UTF-8 is ~210: most pages have a character above U+00FF, two bytes each in
+a ``str``), peak RSS 820-836 MB instead of 681-694 in docs/speed.md's A/B. URL dedup's pages
+stay bytes either way: the reader's ``RawPage`` is already UTF-8 and is decoded once, after
+the shuffle.
 """
 
 from __future__ import annotations

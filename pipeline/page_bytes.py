@@ -1,4 +1,6 @@
-"""Pages as compact bytes for the shuffles: the values of a shuffle are bytes, not pages.
+"""Pages as compact bytes for the shuffles that encode their values: there a shuffle's values
+are bytes, not pages (line dedup's in-process shuffle passes its pages by reference instead,
+``pipeline/dedup.py``).
 
 A page crossing a shuffle on the local runners is encoded and decoded twice (the producer
 encodes, the runner's grouping buffer decodes, re-encodes for the consumer, which decodes);
