@@ -30,7 +30,12 @@ _SORTED_FEATURE_NAMES = tuple(sorted(FEATURE_NAMES))
 _FIELD_1, _FIELD_2 = b"\x0a", b"\x12"
 
 
+_ONE_BYTE_VARINTS = tuple(bytes([n]) for n in range(0x80))  # most lengths in a record
+
+
 def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _ONE_BYTE_VARINTS[n]
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -44,7 +49,7 @@ def _map_entry_prefix(name: str) -> bytes:
     return _FIELD_1 + _varint(len(key)) + key + _FIELD_2
 
 
-_MAP_ENTRY_PREFIXES = {name: _map_entry_prefix(name) for name in _SORTED_FEATURE_NAMES}
+_MAP_ENTRY_PREFIXES = tuple((name, _map_entry_prefix(name)) for name in _SORTED_FEATURE_NAMES)
 
 
 def example_bytes(page: Any) -> bytes:
@@ -56,12 +61,12 @@ def example_bytes(page: Any) -> bytes:
     lengths are computed first, so the text is copied once, into the record."""
     features = example_features(page)
     parts, total = [], 0
-    for name in _SORTED_FEATURE_NAMES:
+    for name, entry_prefix in _MAP_ENTRY_PREFIXES:
         value = features[name].encode("utf-8")
         value_header = _FIELD_1 + _varint(len(value))  # BytesList.value
         bytes_list_header = _FIELD_1 + _varint(len(value_header) + len(value))  # Feature.bytes_list
         feature_size = len(bytes_list_header) + len(value_header) + len(value)
-        entry_header = _MAP_ENTRY_PREFIXES[name] + _varint(feature_size)  # key, then the Feature
+        entry_header = entry_prefix + _varint(feature_size)  # key, then the Feature
         entry_size = len(entry_header) + feature_size
         entry_tag = _FIELD_1 + _varint(entry_size)  # Features.feature
         parts += (entry_tag, entry_header, bytes_list_header, value_header, value)

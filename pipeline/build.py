@@ -337,13 +337,10 @@ def _build_staged(config: BuildConfig, options: PipelineOptions, staging: str, r
 
 
 def _write_report_files(staging: str, output: str, report: Mapping) -> dict[str, FileEntry]:
-    """The JSON report into ``staging``, and its picture and page where matplotlib is installed;
-    their manifest entries."""
+    """The JSON report into ``staging``, with its picture and page; their manifest entries."""
     contents = {REPORT_NAME: report_lib.to_json(report).encode("utf-8")}
-    pictures = report_pictures(report)
-    if pictures is not None:
-        contents[REPORT_PICTURE_NAME], contents[REPORT_PAGE_NAME] = pictures
-        logger.info("the report as a page: %s", FileSystems.join(output, REPORT_PAGE_NAME))
+    contents[REPORT_PICTURE_NAME], contents[REPORT_PAGE_NAME] = report_pictures(report)
+    logger.info("the report as a page: %s", FileSystems.join(output, REPORT_PAGE_NAME))
     for name, data in contents.items():
         write_file_atomically(FileSystems.join(staging, name), data)
     return {name: FileEntry(len(data), sha256_of(data)) for name, data in contents.items()}

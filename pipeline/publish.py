@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".c4forge-staging-"
 REPORT_NAME = "c4forge-report.json"
-REPORT_PICTURE_NAME = "c4forge-report.png"  # the report drawn (report_figure.py), with matplotlib
+REPORT_PICTURE_NAME = "c4forge-report.svg"  # the report drawn (report_figure.py)
 REPORT_PAGE_NAME = "c4forge-report.html"  # the picture and the tables in one page (report_page.py)
 # What earlier builds may have left in an output, relative to it: c4forge's names only, so
 # that other files in the folder are never touched.

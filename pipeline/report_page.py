@@ -1,25 +1,18 @@
-"""The run report for people: ``c4forge-report.png`` (the picture, ``report_figure.py``) and
-``c4forge-report.html``, one self-contained page (the picture embedded, no link outside it)
+"""The run report for people: ``c4forge-report.svg`` (the picture, ``report_figure.py``) and
+``c4forge-report.html``, one self-contained page (the picture inline, no link outside it)
 with the tables behind it. Both are made from the JSON report alone, so that an old
 ``c4forge-report.json`` can be drawn again."""
 
 from __future__ import annotations
 
-import base64
 import html
-import logging
-from typing import Mapping, Optional
+from typing import Mapping
 
-from .report_figure import figure_png, headline, languages, report_figure, stage_totals
-
-logger = logging.getLogger(__name__)
-
-MISSING_MATPLOTLIB = ("matplotlib is not installed: the report is c4forge-report.json alone, without its picture "
-                      "(pip install 'c4forge[report]')")
+from .report_figure import headline, languages, report_svg, stage_totals
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; color: #212121; margin: 24px auto; max-width: 1640px; padding: 0 16px; }
 h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; }
-img { width: 100%; height: auto; border: 1px solid #ddd; }
+figure { margin: 0; } svg { width: 100%; height: auto; border: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 8px 0; } td, th { padding: 3px 12px; border-bottom: 1px solid #e0e0e0; }
 th { text-align: left; background: #f5f5f5; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .warning { color: #b71c1c; font-weight: bold; } code { font-size: 13px; }
@@ -58,23 +51,17 @@ def _sections(report: Mapping) -> list[str]:
     ]
 
 
-def report_html(report: Mapping, png: bytes) -> str:
-    picture = base64.b64encode(png).decode("ascii")
+def report_html(report: Mapping, svg: str) -> str:
     warnings = "".join(f'<p class="warning">WARNING: {html.escape(w)}</p>' for w in _warnings(report))
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(headline(report))}</title><style>{STYLE}</style></head><body>",
         "<h1>c4forge build report</h1>", f"<p>{html.escape(headline(report))}</p>", warnings,
-        f'<img alt="the run report as charts" src="data:image/png;base64,{picture}">',
+        '<figure role="img" aria-label="the run report as charts">', svg, "</figure>",
         *_sections(report), "</body></html>", ""])
 
 
-def report_pictures(report: Mapping) -> Optional[tuple[bytes, bytes]]:
-    """(PNG, HTML) of the report; None, with one log line, when matplotlib is not installed."""
-    try:
-        figure = report_figure(report)
-    except ImportError:
-        logger.warning(MISSING_MATPLOTLIB)
-        return None
-    png = figure_png(figure)
-    return png, report_html(report, png).encode("utf-8")
+def report_pictures(report: Mapping) -> tuple[bytes, bytes]:
+    """(SVG, HTML) of the report."""
+    svg = report_svg(report)
+    return svg.encode("utf-8"), report_html(report, svg).encode("utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 # Differ from run to run by design: the report (timings) and its picture and page, the manifest
 # (run id, time, the report's digests) and the lock file; the manifest's shard entries are
 # compared apart (manifest_of_shards).
-REPORT_FILES = ("c4forge-report.json", "c4forge-report.png", "c4forge-report.html")
+REPORT_FILES = ("c4forge-report.json", "c4forge-report.svg", "c4forge-report.html")
 PER_RUN_FILES = (*REPORT_FILES, "c4forge-manifest.json", ".c4forge.lock")
 
 
