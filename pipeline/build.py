@@ -241,8 +241,9 @@ def run_build(config: BuildConfig, beam_args: Sequence[str] = (), wet_files: Opt
             remove_leftover_staging(config.output, run_id)
             staging = staging_dir(config.output, run_id)
             try:
-                # the report's drawing too: after the run, with the default thresholds, one full
-                # pass walked everything the run had frozen (~0.15 CPU-s)
+                # what follows the run too (summaries, report, manifest): with the default
+                # thresholds back, one full pass walked everything the run had frozen (~0.15 CPU-s
+                # while the report was drawn with matplotlib)
                 with explained_access_errors(config.output), explained_runner_errors(), fewer_garbage_collections():
                     report, manifest = _build_staged(config, options, staging, run_id, wet_paths, profile, badwords,
                                                      fetch_report)

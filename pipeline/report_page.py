@@ -9,6 +9,7 @@ import html
 from typing import Mapping
 
 from .report_figure import headline, languages, report_svg, stage_totals
+
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; color: #212121; margin: 24px auto; max-width: 1640px; padding: 0 16px; }
 h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; }
