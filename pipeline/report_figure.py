@@ -245,11 +245,12 @@ def _draw_rules(svg: Svg, box, report: Mapping) -> None:
         return
     stages = list(dict.fromkeys(r["stage"] for r in rows))
     color_of = {stage: STAGE_COLORS[i % len(STAGE_COLORS)] for i, stage in enumerate(stages)}
-    notes = [f"{r['removed']:,} {r['unit'] if r['removed'] != 1 else r['unit'][:-1]}, {short_number(r['chars'])} chars"
-             for r in rows]
+    notes = [f"{r['removed']:,} {r['unit'] if r['removed'] != 1 else r['unit'][:-1]}, "
+             f"{short_number(r['chars'])} chars" for r in rows]
     # a log scale from 1, in whole decades, with room after each bar for its note
     span = plot.x1 - plot.x0
-    decades = max(1, *(math.ceil(span * math.log10(max(r["chars"], 1)) / max(span - text_width(note, SMALL_PX) - 4, 1))
+    decades = max(1, *(math.ceil(span * math.log10(max(r["chars"], 1))
+                                 / max(span - text_width(note, SMALL_PX) - 4, 1))
                        for r, note in zip(rows, notes)))
     x = lambda v: plot.x0 + span * math.log10(max(v, 1)) / decades  # noqa: E731
     every = max(1, math.ceil((decades + 1) / 8))  # at most 8 labelled decades
