@@ -194,10 +194,12 @@ class Plot:
     def value_ticks(self, top: float, vertical: bool) -> Callable[[float], float]:
         """Linear ticks from 0 to ``top`` along y (``vertical``) or x; the value → pixel map."""
         top = max(top, 1)
-        if vertical:
-            scale = lambda v: self.y0 - (self.y0 - self.y1) * v / top  # noqa: E731
-        else:
-            scale = lambda v: self.x0 + (self.x1 - self.x0) * v / top  # noqa: E731
+
+        def scale(v: float) -> float:
+            if vertical:
+                return self.y0 - (self.y0 - self.y1) * v / top
+            return self.x0 + (self.x1 - self.x0) * v / top
+
         step, value = nice_step(top), 0
         while value <= top:
             label = f"{value:,}"
@@ -252,7 +254,10 @@ def _draw_rules(svg: Svg, box, report: Mapping) -> None:
     decades = max(1, *(math.ceil(span * math.log10(max(r["chars"], 1))
                                  / max(span - text_width(note, SMALL_PX) - 4, 1))
                        for r, note in zip(rows, notes)))
-    x = lambda v: plot.x0 + span * math.log10(max(v, 1)) / decades  # noqa: E731
+
+    def x(v: float) -> float:
+        return plot.x0 + span * math.log10(max(v, 1)) / decades
+
     every = max(1, math.ceil((decades + 1) / 8))  # at most 8 labelled decades
     for k in range(0, decades + 1):
         svg.line(x(10 ** k), plot.y0, x(10 ** k), plot.y0 + (4 if k % every == 0 else 2))
